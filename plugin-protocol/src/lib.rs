@@ -1,0 +1,423 @@
+//! Wire types of the plugin-exporter plugin protocol, version 1.
+//!
+//! The normative description is `PROTOCOL.md` beside this crate; `schema/protocol.schema.json`
+//! is its JSON Schema. One JSON object per line travels each way over the plugin's stdin
+//! (host -> plugin, [`HostMessage`]) and stdout (plugin -> host, [`PluginMessage`]). Every
+//! object carries a `"type"`; the host always writes it first, so `{"type":"collect"` is a
+//! reliable prefix for plugins that match lines without a JSON parser.
+//!
+//! Receivers ignore fields they do not know, so later minor additions stay compatible.
+#![forbid(unsafe_code)]
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// The protocol version this crate speaks. A plugin announcing another one is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A line the host (plugin-exporter) writes to a plugin's stdin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HostMessage {
+    /// First line after start: protocol version, the plugin's configured name and `config`.
+    Hello(HostHello),
+    /// Asks for one batch of metrics, answered by `metrics` or `error`.
+    Collect(Collect),
+    /// The plugin should exit now; stdin is closed right after.
+    Shutdown(Shutdown),
+}
+
+/// Body of the host's `hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostHello {
+    /// Protocol version the host speaks ([`PROTOCOL_VERSION`]).
+    pub protocol: u32,
+    /// The plugin's name in the exporter's configuration.
+    pub name: String,
+    /// The plugin's `config` object from the exporter's configuration (`{}` when absent).
+    #[serde(default)]
+    pub config: serde_json::Value,
+}
+
+/// Body of `collect`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Collect {
+    /// Request id, increasing per plugin instance; echo it in the answer.
+    pub id: u64,
+    /// Milliseconds the plugin has to answer before the host gives up on this collect.
+    pub deadline_ms: u64,
+}
+
+/// Body of `shutdown` (no fields).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Shutdown {}
+
+/// A line a plugin writes to its stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PluginMessage {
+    /// Optional first line: who the plugin is and which protocol it speaks.
+    Hello(PluginHello),
+    /// A batch of metric families: an answer to `collect`, or a push.
+    Metrics(Metrics),
+    /// The plugin could not collect.
+    Error(ErrorMessage),
+    /// A log line for the exporter's log.
+    Log(LogMessage),
+}
+
+/// Body of the plugin's `hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginHello {
+    /// Protocol version the plugin speaks; the host refuses versions it does not know.
+    pub protocol: u32,
+    /// The plugin's own name (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The plugin's own version (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// Body of `metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// The `collect` id this answers. Absent: answers the oldest open collect, or, with none
+    /// open (push mode), replaces the plugin's series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The complete set of families for this batch.
+    #[serde(default)]
+    pub families: Vec<Family>,
+}
+
+/// Body of `error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    /// The `collect` id this answers; absent answers the oldest open collect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// What went wrong, for the exporter's log (never used as a label value).
+    pub message: String,
+}
+
+/// Body of `log`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogMessage {
+    /// Severity.
+    pub level: LogLevel,
+    /// The text.
+    pub message: String,
+}
+
+/// Severity of a plugin `log` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Verbose detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something odd the plugin survived.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// The type of a metric family, as in the Prometheus text format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricType {
+    /// Monotonic total; name it `..._total`.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Cumulative buckets with sum and count.
+    Histogram,
+    /// Quantiles with sum and count.
+    Summary,
+    /// No type information.
+    Untyped,
+}
+
+impl MetricType {
+    /// The name used in a text-format `# TYPE` line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
+            MetricType::Untyped => "untyped",
+        }
+    }
+}
+
+/// One metric family: a name, a type, help text and its samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Family {
+    /// Metric name as written in the text format (counters end in `_total`).
+    pub name: String,
+    /// The family's type.
+    #[serde(rename = "type")]
+    pub kind: MetricType,
+    /// Help text (may be empty).
+    #[serde(default)]
+    pub help: String,
+    /// Optional unit (a suffix of the name, e.g. `seconds`), used in OpenMetrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The family's series.
+    #[serde(default)]
+    pub samples: Vec<Sample>,
+}
+
+/// One series of a family. Counters, gauges and untyped use `value`; histograms use `buckets`,
+/// `sum` and `count`; summaries use `quantiles`, `sum` and `count`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Label names and values, in the order given.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
+    /// The value of a counter, gauge or untyped series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// Histogram buckets, cumulative, in increasing `le`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Vec<Bucket>>,
+    /// Summary quantiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantiles: Option<Vec<Quantile>>,
+    /// Histogram or summary sum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum: Option<Value>,
+    /// Histogram or summary count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<Value>,
+}
+
+/// One histogram bucket: observations less than or equal to `le`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Upper bound (`"+Inf"` for the last bucket).
+    pub le: Value,
+    /// Cumulative count.
+    pub count: Value,
+}
+
+/// One summary quantile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Quantile {
+    /// The quantile, 0 to 1.
+    pub quantile: Value,
+    /// Its value.
+    pub value: Value,
+}
+
+/// A sample value: a JSON number, or one of the strings `"NaN"`, `"+Inf"`, `"-Inf"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Value(pub f64);
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if v == f64::INFINITY {
+            s.serialize_str("+Inf")
+        } else if v == f64::NEG_INFINITY {
+            s.serialize_str("-Inf")
+        } else {
+            s.serialize_f64(v)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a number or one of "NaN", "+Inf", "-Inf""#)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+                Ok(Value(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+                Ok(Value(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+                Ok(Value(v as f64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+                match v {
+                    "NaN" => Ok(Value(f64::NAN)),
+                    "+Inf" => Ok(Value(f64::INFINITY)),
+                    "-Inf" => Ok(Value(f64::NEG_INFINITY)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Label pairs in the order the plugin wrote them. A JSON object on the wire; duplicates are
+/// kept so the host can reject them instead of silently keeping one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Labels(pub Vec<(String, String)>);
+
+impl Labels {
+    /// True when there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Labels {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Labels(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+impl Serialize for Labels {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Labels;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of label names to string values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    out.push((k, v));
+                }
+                Ok(Labels(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl HostMessage {
+    /// Serializes the message as one protocol line, newline included.
+    pub fn to_line(&self) -> String {
+        // Serializing these types cannot fail: all keys are strings and values are finite
+        // numbers or strings (non-finite values serialize as strings).
+        let mut s = serde_json::to_string(self).expect("host message serializes");
+        s.push('\n');
+        s
+    }
+}
+
+impl PluginMessage {
+    /// Serializes the message as one protocol line, newline included.
+    pub fn to_line(&self) -> String {
+        // See HostMessage::to_line: serialization of these types cannot fail.
+        let mut s = serde_json::to_string(self).expect("plugin message serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Parses one protocol line (without its newline).
+    ///
+    /// Prefer this to `serde_json::from_slice`: serde's internally tagged enums also accept a
+    /// JSON array whose first element is the tag (`["metrics"]`), which is not a message.
+    pub fn from_line(line: &[u8]) -> Result<Self, serde_json::Error> {
+        require_object(line)?;
+        serde_json::from_slice(line)
+    }
+}
+
+impl HostMessage {
+    /// Parses one protocol line (without its newline); for plugins written in Rust.
+    ///
+    /// Like [`PluginMessage::from_line`], it refuses anything but a JSON object.
+    pub fn from_line(line: &[u8]) -> Result<Self, serde_json::Error> {
+        require_object(line)?;
+        serde_json::from_slice(line)
+    }
+}
+
+/// Fails unless the line's first non-whitespace byte opens a JSON object.
+fn require_object(line: &[u8]) -> Result<(), serde_json::Error> {
+    match line.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        _ => Err(de::Error::custom(
+            "a protocol message must be a JSON object",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_messages_start_with_their_type() {
+        let m = HostMessage::Collect(Collect {
+            id: 7,
+            deadline_ms: 2500,
+        });
+        assert_eq!(
+            m.to_line(),
+            "{\"type\":\"collect\",\"id\":7,\"deadline_ms\":2500}\n"
+        );
+        let s = HostMessage::Shutdown(Shutdown {});
+        assert_eq!(s.to_line(), "{\"type\":\"shutdown\"}\n");
+    }
+
+    #[test]
+    fn special_values_round_trip_as_strings() {
+        let line = br#"{"type":"metrics","families":[{"name":"x","type":"gauge","samples":[{"value":"NaN"},{"value":"+Inf"},{"value":"-Inf"},{"value":3}]}]}"#;
+        let PluginMessage::Metrics(m) = PluginMessage::from_line(line).unwrap() else {
+            panic!("not metrics")
+        };
+        let vals: Vec<f64> = m.families[0]
+            .samples
+            .iter()
+            .map(|s| s.value.unwrap().0)
+            .collect();
+        assert!(vals[0].is_nan());
+        assert_eq!(&vals[1..], &[f64::INFINITY, f64::NEG_INFINITY, 3.0]);
+        let back = PluginMessage::Metrics(m).to_line();
+        assert!(back.contains(r#""value":"NaN""#) && back.contains(r#""value":"-Inf""#));
+    }
+
+    #[test]
+    fn duplicate_label_names_are_kept_for_the_host_to_reject() {
+        let s: Sample = serde_json::from_str(r#"{"labels":{"a":"1","a":"2"},"value":1}"#).unwrap();
+        assert_eq!(s.labels.0.len(), 2);
+    }
+
+    #[test]
+    fn only_objects_are_messages() {
+        // serde would read these as a `metrics` and a `shutdown`.
+        assert!(PluginMessage::from_line(br#"["metrics"]"#).is_err());
+        assert!(HostMessage::from_line(br#" ["shutdown"]"#).is_err());
+        assert!(HostMessage::from_line(br#" {"type":"shutdown"}"#).is_ok());
+    }
+
+    #[test]
+    fn bad_value_string_is_an_error() {
+        assert!(serde_json::from_str::<Value>(r#""inf""#).is_err());
+    }
+}

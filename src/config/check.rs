@@ -1,0 +1,438 @@
+//! The semantic checks that run after a successful parse, and the translation of problems
+//! (ours and yaml_serde's) into [`Problem`]s with a key and, where it is certain, a line.
+
+use super::env::{expand, valid_name as valid_env_name};
+use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
+use super::{
+    Config, Global, PluginConfig, Problem, RawConfig, RawPlugin, DEFAULT_INTERVAL,
+    DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
+};
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Collects problems, naming each by key and finding its line in the source.
+pub(super) struct Reporter<'a> {
+    text: &'a str,
+    /// Plugin names usable in keys (`plugins[disk]`): valid and unique, else `None`.
+    names: Vec<Option<String>>,
+    /// False when the source may use aliases, whose positions point at the anchor.
+    lines: bool,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Reporter<'a> {
+    pub(super) fn new(text: &'a str, names: Vec<Option<String>>) -> Self {
+        let usable = names
+            .iter()
+            .map(|name| {
+                let name = name.as_deref()?;
+                let unique = names.iter().flatten().filter(|other| *other == name).count() == 1;
+                (valid_plugin_name(name) && unique).then(|| name.to_string())
+            })
+            .collect();
+        Reporter {
+            text,
+            names: usable,
+            lines: !may_have_aliases(text),
+            problems: Vec::new(),
+        }
+    }
+
+    fn report(&mut self, path: &[Seg], message: impl Into<String>) {
+        let at = self.position(path, 0);
+        self.push(path, at, message.into());
+    }
+
+    fn push(&mut self, path: &[Seg], at: Option<(usize, usize)>, message: String) {
+        self.problems.push(Problem {
+            line: at.map(|(line, _)| line),
+            column: at.map(|(_, column)| column),
+            key: self.key(path),
+            message,
+        });
+    }
+
+    fn position(&self, path: &[Seg], nth: usize) -> Option<(usize, usize)> {
+        self.lines.then(|| locate(self.text, path, nth)).flatten()
+    }
+
+    /// Renders `path` as `plugins[disk].env.TOKEN`, naming plugins where the name is usable.
+    fn key(&self, path: &[Seg]) -> String {
+        let mut key = String::new();
+        for (i, seg) in path.iter().enumerate() {
+            match seg {
+                Seg::Key(name) if key.is_empty() => key.push_str(name),
+                Seg::Key(name) => {
+                    key.push('.');
+                    key.push_str(name);
+                }
+                Seg::Index(index) => {
+                    let plugin = match path.first() {
+                        Some(Seg::Key(root)) if i == 1 && root == "plugins" => self.names.get(*index),
+                        _ => None,
+                    };
+                    match plugin.cloned().flatten() {
+                        Some(name) => key.push_str(&format!("[{name}]")),
+                        None => key.push_str(&format!("[{index}]")),
+                    }
+                }
+            }
+        }
+        key
+    }
+
+    pub(super) fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+}
+
+/// Turns yaml_serde's error into a problem: its position, its path as our key, its message
+/// without the position and path it embeds (they are in the other fields).
+pub(super) fn syntax_problem(text: &str, err: &yaml_serde::Error) -> Problem {
+    let report = Reporter::new(text, plugin_names(text));
+    let mut at = err.location().map(|at| (at.line(), at.column()));
+    let mut message = err.to_string();
+    if let Some((line, column)) = at {
+        let suffixes = [
+            format!(" at line {line} column {column}"),
+            format!(" at position {}", err.location().map_or(0, |at| at.index())),
+        ];
+        for suffix in suffixes {
+            if let Some(start) = message.find(&suffix) {
+                message.replace_range(start..start + suffix.len(), "");
+                break;
+            }
+        }
+    }
+    let mut path = Vec::new();
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        if let Some(found) = parse_path(text, prefix) {
+            path = found;
+            message = rest.to_string();
+        }
+    }
+    // serde names the offending field only in the text; make it part of the key. yaml_serde
+    // puts a duplicate at the start of its mapping, so look for the second occurrence.
+    for (kind, nth) in [("unknown", None), ("missing", None), ("duplicate", Some(1))] {
+        let Some(rest) = message.strip_prefix(&format!("{kind} field `")) else {
+            continue;
+        };
+        let Some((field, _)) = rest.split_once('`') else {
+            continue;
+        };
+        path.push(Seg::Key(field.to_string()));
+        if let Some(found) = nth.and_then(|nth| report.position(&path, nth)) {
+            at = Some(found);
+        }
+    }
+    Problem {
+        line: at.map(|(line, _)| line),
+        column: at.map(|(_, column)| column),
+        key: report.key(&path),
+        message,
+    }
+}
+
+fn key(name: &str) -> Seg {
+    Seg::Key(name.to_string())
+}
+
+/// Applies defaults and runs every check, reporting all problems found.
+pub(super) fn resolve(
+    raw: RawConfig,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    report: &mut Reporter,
+) -> Config {
+    let raw_global = raw.global.unwrap_or_default();
+    let global = Global {
+        timeout: raw_global.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
+        interval: raw_global.interval.map_or(DEFAULT_INTERVAL, |d| d.0),
+        plugin_label: raw_global
+            .plugin_label
+            .unwrap_or_else(|| DEFAULT_PLUGIN_LABEL.to_string()),
+    };
+    let here = [key("global")];
+    check_timeout(report, &here, raw_global.timeout.map(|d| d.0));
+    check_interval(report, &here, raw_global.interval.map(|d| d.0));
+    if let Err(why) = check_label(&global.plugin_label) {
+        report.report(&[key("global"), key("plugin_label")], why);
+    }
+
+    let base = config_dir(file);
+    let mut first_index: HashMap<String, usize> = HashMap::new();
+    let mut plugins = Vec::new();
+    for (index, plugin) in raw.plugins.into_iter().flatten().enumerate() {
+        let here = [key("plugins"), Seg::Index(index)];
+        let name_path = [key("plugins"), Seg::Index(index), key("name")];
+        if !valid_plugin_name(&plugin.name) {
+            let message = format!(
+                "invalid plugin name `{}`: use 1 to 64 characters out of a-z, 0-9, `_` and `-`",
+                plugin.name
+            );
+            report.report(&name_path, message);
+        }
+        match first_index.get(&plugin.name) {
+            Some(&first) => {
+                let first_path = [key("plugins"), Seg::Index(first), key("name")];
+                let first_at = match report.position(&first_path, 0) {
+                    Some((line, _)) => format!("line {line}"),
+                    None => report.key(&first_path[..2]),
+                };
+                let message = format!(
+                    "duplicate plugin name `{}`, first defined at {first_at}",
+                    plugin.name
+                );
+                report.report(&name_path, message);
+            }
+            None => {
+                first_index.insert(plugin.name.clone(), index);
+            }
+        }
+        plugins.push(resolve_plugin(plugin, &here, &global, &base, env, report));
+    }
+    Config { global, plugins }
+}
+
+fn resolve_plugin(
+    raw: RawPlugin,
+    here: &[Seg],
+    global: &Global,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    report: &mut Reporter,
+) -> PluginConfig {
+    let at = |more: &[Seg]| [here, more].concat();
+    let mut command = raw.command.0;
+    match command.first_mut() {
+        None => report.report(
+            &at(&[key("command")]),
+            "command must not be empty: give the plugin's program first, e.g. [\"/path/to/plugin\"]",
+        ),
+        Some(program) => match resolve_program(program, base, env) {
+            Ok(resolved) => *program = resolved,
+            Err(why) => report.report(&at(&[key("command"), Seg::Index(0)]), why),
+        },
+    }
+    check_interval(report, here, raw.interval.map(|d| d.0));
+    check_timeout(report, here, raw.timeout.map(|d| d.0));
+
+    let mut resolved_env = Vec::new();
+    for (name, value) in raw.env.0 {
+        let path = at(&[key("env"), key(&name)]);
+        if !valid_env_name(&name) {
+            let message = format!("invalid env name `{name}`: names match [A-Za-z_][A-Za-z0-9_]*");
+            report.report(&path, message);
+        }
+        match expand(&value, env) {
+            Ok(secret) => resolved_env.push((name, secret)),
+            Err(problems) => problems.into_iter().for_each(|why| report.report(&path, why)),
+        }
+    }
+    if let Some(dir) = &raw.working_dir {
+        if let Err(why) = check_working_dir(dir) {
+            report.report(&at(&[key("working_dir")]), why);
+        }
+    }
+    PluginConfig {
+        name: raw.name,
+        command,
+        mode: raw.mode,
+        interval: raw.interval.map_or(global.interval, |d| d.0),
+        timeout: raw.timeout.map_or(global.timeout, |d| d.0),
+        config: serde_json::Value::Object(raw.config.0),
+        env: resolved_env,
+        working_dir: raw.working_dir,
+    }
+}
+
+/// Checks an explicitly set timeout; defaults are fine by construction.
+fn check_timeout(report: &mut Reporter, here: &[Seg], timeout: Option<Duration>) {
+    if timeout == Some(Duration::ZERO) {
+        report.report(&[here, &[key("timeout")]].concat(), "timeout must be greater than 0");
+    }
+}
+
+/// Checks an explicitly set interval against [`MIN_INTERVAL`].
+fn check_interval(report: &mut Reporter, here: &[Seg], interval: Option<Duration>) {
+    if interval.is_some_and(|interval| interval < MIN_INTERVAL) {
+        let message = format!(
+            "interval must be at least {}",
+            super::duration::format(MIN_INTERVAL)
+        );
+        report.report(&[here, &[key("interval")]].concat(), message);
+    }
+}
+
+/// Whether `name` is a valid plugin name: `[a-z0-9_-]`, 1 to 64 characters.
+pub(super) fn valid_plugin_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// `plugin_label` must be a label name Prometheus accepts and that does not collide with the
+/// labels it sets or reserves itself.
+fn check_label(label: &str) -> Result<(), String> {
+    if label.is_empty() {
+        return Ok(());
+    }
+    let mut chars = label.chars();
+    let well_formed = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        return Err(format!(
+            "invalid label name `{label}`: must match [a-zA-Z_][a-zA-Z0-9_]* (\"\" disables the label)"
+        ));
+    }
+    if label.starts_with("__") {
+        return Err(format!("label name `{label}` is reserved: names starting with `__` belong to Prometheus"));
+    }
+    if ["le", "quantile", "job", "instance"].contains(&label) {
+        return Err(format!("label name `{label}` is reserved: it collides with a label Prometheus sets or interprets"));
+    }
+    Ok(())
+}
+
+/// The directory relative commands are resolved against: the config file's, made absolute.
+fn config_dir(file: &Path) -> PathBuf {
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// Resolves `command[0]` to an absolute path of an executable file, like `execvp` would,
+/// except that relative paths are anchored at the config file's directory.
+fn resolve_program(
+    program: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    if program.is_empty() {
+        return Err("the program (command[0]) must not be empty".to_string());
+    }
+    let found = if program.contains('/') {
+        // components() drops `.` steps, so `./disk` does not show up as `/etc/x/./disk`.
+        let path: PathBuf = base.join(program).components().collect();
+        if let Err(why) = check_executable(&path) {
+            return Err(if Path::new(program).is_absolute() {
+                format!("`{program}` {why}")
+            } else {
+                format!(
+                    "`{program}` {why} (relative paths are resolved against the config file's directory: {})",
+                    path.display()
+                )
+            });
+        }
+        path
+    } else {
+        let Some(search) = env("PATH") else {
+            return Err(format!(
+                "`{program}` has no `/` and PATH is not set: give an absolute path"
+            ));
+        };
+        // Relative PATH entries would depend on our working directory: skipped, as is safer.
+        std::env::split_paths(&search)
+            .filter(|dir| dir.is_absolute())
+            .map(|dir| dir.join(program))
+            .find(|candidate| check_executable(candidate).is_ok())
+            .ok_or_else(|| {
+                format!("`{program}` not found in PATH ({search}): give an absolute path or fix PATH")
+            })?
+    };
+    found
+        .into_os_string()
+        .into_string()
+        .map_err(|path| format!("`{program}` resolves to a path that is not UTF-8: {path:?}"))
+}
+
+/// Whether `path` names an executable regular file (by its mode bits; the exporter may start
+/// plugins under another user, so access(2) for our own user would not be the right test).
+fn check_executable(path: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => "does not exist".to_string(),
+        _ => format!("cannot be inspected: {err}"),
+    })?;
+    if !meta.is_file() {
+        return Err("is not a regular file".to_string());
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!(
+            "is not executable (mode {:o})",
+            meta.permissions().mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+fn check_working_dir(dir: &Path) -> Result<(), String> {
+    let shown = dir.display();
+    if !dir.is_absolute() {
+        return Err(format!("working_dir `{shown}` must be an absolute path"));
+    }
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(format!("working_dir `{shown}` is not a directory")),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("working_dir `{shown}` does not exist"))
+        }
+        Err(err) => Err(format!("working_dir `{shown}` cannot be inspected: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_names() {
+        for good in ["disk", "a", "node-exporter_2", &"x".repeat(64)] {
+            assert!(valid_plugin_name(good), "{good}");
+        }
+        for bad in ["", "Disk", "a b", "a.b", "ä", &"x".repeat(65)] {
+            assert!(!valid_plugin_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels() {
+        for good in ["", "plugin", "_x", "Plugin_1"] {
+            assert_eq!(check_label(good), Ok(()), "{good}");
+        }
+        for bad in ["1x", "a-b", "__name", "le", "quantile", "job", "instance"] {
+            assert!(check_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn path_lookup_skips_relative_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("tool");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let search = format!("relative:{}", dir.path().display());
+        let env = |name: &str| (name == "PATH").then(|| search.clone());
+        let found = resolve_program("tool", Path::new("/"), &env).unwrap();
+        assert_eq!(found, program.to_str().unwrap());
+        let err = resolve_program("missing-tool", Path::new("/"), &env).unwrap_err();
+        assert!(err.contains("not found in PATH"), "{err}");
+    }
+
+    #[test]
+    fn relative_programs_are_anchored_at_the_config_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("tool");
+        std::fs::write(&program, "").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = resolve_program("./tool", dir.path(), &|_| None).unwrap_err();
+        assert!(err.contains("not executable (mode 644)"), "{err}");
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let found = resolve_program("./tool", dir.path(), &|_| None).unwrap();
+        assert_eq!(found, program.to_str().unwrap());
+    }
+}

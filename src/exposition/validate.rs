@@ -1,0 +1,785 @@
+//! Validation of one plugin batch: whatever survives is valid in text 0.0.4 and, rendered by
+//! [`super::render`], in OpenMetrics 1.0. Each problem drops the smallest unit it spoils (a
+//! sample, a unit, or a whole family when family-level data is bad) and is counted in
+//! [`Drops`]; nothing here panics on plugin input.
+//!
+//! # Choices
+//! - Family-level decisions (name syntax, reserved prefix, repeated name, claimed-name
+//!   collision) look at names and types only, in batch order, before any sample is checked. A
+//!   family therefore never loses its name to a later one because its own samples were bad,
+//!   and the outcome is easy to explain to a plugin author.
+//! - A family the plugin sent with zero samples is kept (its HELP/TYPE still document it). A
+//!   family whose samples were all dropped is dropped as well, without a further count: its
+//!   samples were already counted, and an empty family would hide that something went wrong.
+//! - Histogram bucket counts and `count`, and summary `count`, must be finite non-negative
+//!   integers. Text 0.0.4 would take floats, but OpenMetrics 1.0 says "Count and bucket values
+//!   MUST be integers" and we serve both formats from one validated batch.
+//! - Value rules that only OpenMetrics has and that concern a single line (a NaN or negative
+//!   `_sum`, a negative quantile value, `_sum` next to negative bucket bounds) are not refused
+//!   here: Prometheus takes them in text, so the OpenMetrics renderer leaves those lines out.
+//! - Prometheus treats a label with an empty value as absent, so `{a=""}` and `{}` are the
+//!   same series: duplicate detection ignores empty-valued labels ([`label_identity`]).
+//! - `le` and `quantile` are refused as plugin labels on every type: the encoders generate them
+//!   for histograms and summaries, and elsewhere they confuse queries and promtool.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use super::model::{self, MetricType, SampleValue};
+use plugin_protocol as proto;
+
+/// Metric-name prefix of the exporter's own metrics.
+pub const RESERVED_PREFIX: &str = "plugin_exporter_";
+/// Default for [`ValidateOptions::max_labels`].
+pub const DEFAULT_MAX_LABELS: usize = 32;
+/// Default for [`ValidateOptions::max_label_name_len`] (bytes).
+pub const DEFAULT_MAX_LABEL_NAME_LEN: usize = 1024;
+/// Default for [`ValidateOptions::max_label_value_len`] (bytes).
+pub const DEFAULT_MAX_LABEL_VALUE_LEN: usize = 4096;
+
+/// What a batch is checked against, beyond the fixed exposition rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidateOptions<'a> {
+    /// Label the exporter adds to every series of this plugin (e.g. `("plugin", "disk")`), or
+    /// `None` when disabled. A plugin label with this name is refused.
+    pub extra_label: Option<(&'a str, &'a str)>,
+    /// Metric-name prefix reserved for the exporter's own metrics (`plugin_exporter_`). Empty
+    /// disables the check.
+    pub reserved_prefix: &'a str,
+    /// Max label pairs per series, counting the plugin's labels plus the extra label (what a
+    /// scraper's `label_limit` sees, minus the generated `le`/`quantile`).
+    pub max_labels: usize,
+    /// Max label name length in bytes.
+    pub max_label_name_len: usize,
+    /// Max label value length in bytes.
+    pub max_label_value_len: usize,
+}
+
+impl Default for ValidateOptions<'static> {
+    fn default() -> Self {
+        ValidateOptions {
+            extra_label: None,
+            reserved_prefix: RESERVED_PREFIX,
+            max_labels: DEFAULT_MAX_LABELS,
+            max_label_name_len: DEFAULT_MAX_LABEL_NAME_LEN,
+            max_label_value_len: DEFAULT_MAX_LABEL_VALUE_LEN,
+        }
+    }
+}
+
+impl<'a> ValidateOptions<'a> {
+    /// Options with the default limits, the given extra label and the standard reserved prefix.
+    pub fn with_extra_label(extra_label: Option<(&'a str, &'a str)>) -> Self {
+        ValidateOptions {
+            extra_label,
+            ..ValidateOptions::default()
+        }
+    }
+}
+
+/// Counts of what validation dropped, by kind. Adds up over batches.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Drops {
+    /// Families, units and samples that broke a rule (one per dropped thing).
+    pub invalid_metric: u64,
+    /// Samples whose label set repeated an earlier one in the same family.
+    pub duplicate_series: u64,
+}
+
+/// Suffixes the exposition formats give meaning to. None is a suffix of another, so a name
+/// splits into stem and suffix in exactly one way.
+const SUFFIXES: [&str; 5] = ["_total", "_created", "_bucket", "_count", "_sum"];
+
+/// A sample or family name that a family occupies in either format, split canonically so that
+/// histogram `foo` + `_bucket` equals a gauge literally named `foo_bucket` without allocating
+/// (merge builds these on every scrape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClaimedName<'a> {
+    stem: &'a str,
+    suffix: &'static str,
+}
+
+impl<'a> ClaimedName<'a> {
+    /// `base` followed by `suffix` (empty or one of [`SUFFIXES`]), in canonical form.
+    fn new(base: &'a str, suffix: &'static str) -> Self {
+        if suffix.is_empty() {
+            for s in SUFFIXES {
+                if let Some(stem) = base.strip_suffix(s) {
+                    return ClaimedName { stem, suffix: s };
+                }
+            }
+        }
+        ClaimedName { stem: base, suffix }
+    }
+}
+
+impl fmt::Display for ClaimedName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.stem, self.suffix)
+    }
+}
+
+/// For a counter named `<stem>_total` (with a non-empty stem), the stem: its OpenMetrics
+/// family name. `None` for counters without the suffix, which OpenMetrics gets as `unknown`.
+pub fn counter_stem(name: &str) -> Option<&str> {
+    name.strip_suffix("_total").filter(|s| !s.is_empty())
+}
+
+/// Every name a family of this name and type occupies in text 0.0.4 or OpenMetrics 1.0:
+/// its sample names, its OpenMetrics family name, and the `_created` name OpenMetrics reserves
+/// for counters, histograms and summaries. Two families may not share any of them.
+pub fn claimed_names(name: &str, kind: MetricType) -> impl Iterator<Item = ClaimedName<'_>> {
+    let (base, suffixes): (&str, &'static [&'static str]) = match kind {
+        MetricType::Counter => match counter_stem(name) {
+            Some(stem) => (stem, &["", "_total", "_created"]),
+            None => (name, &[""]),
+        },
+        MetricType::Gauge | MetricType::Untyped => (name, &[""]),
+        MetricType::Histogram => (name, &["", "_bucket", "_count", "_sum", "_created"]),
+        MetricType::Summary => (name, &["", "_count", "_sum", "_created"]),
+    };
+    suffixes.iter().map(move |s| ClaimedName::new(base, s))
+}
+
+/// True when `s` is a valid metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn is_metric_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+}
+
+/// True when `s` is a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*` (reserved `__` not checked).
+pub fn is_label_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// The label set as Prometheus identifies a series: empty-valued labels removed (they mean
+/// "absent"), sorted by name. Used for duplicate detection here and span keys in render.
+pub fn label_identity(labels: &[(String, String)]) -> Vec<(&str, &str)> {
+    let mut v: Vec<(&str, &str)> = labels
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Checks one plugin batch and converts what is valid into our model, in batch order.
+/// Every dropped family, unit or sample adds one to `drops`.
+pub fn validate(
+    families: Vec<proto::Family>,
+    opts: &ValidateOptions,
+    drops: &mut Drops,
+) -> Vec<model::Family> {
+    let accepted = accept_families(&families, opts, drops);
+    let mut out = Vec::with_capacity(families.len());
+    for (fam, ok) in families.into_iter().zip(accepted) {
+        if ok {
+            if let Some(f) = validate_family(fam, opts, drops) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// Family-level decisions, from names and types only: which families may go on.
+fn accept_families(families: &[proto::Family], opts: &ValidateOptions, drops: &mut Drops) -> Vec<bool> {
+    let mut names: HashSet<&str> = HashSet::with_capacity(families.len());
+    let mut claims: HashSet<ClaimedName<'_>> = HashSet::with_capacity(families.len() * 3);
+    let mut accepted = Vec::with_capacity(families.len());
+    for f in families {
+        let reserved = !opts.reserved_prefix.is_empty() && f.name.starts_with(opts.reserved_prefix);
+        // `names` also holds families dropped for a collision, so a repeat of one of those is
+        // refused by the repeated-name rule rather than getting a second chance.
+        let ok = is_metric_name(&f.name)
+            && !reserved
+            && names.insert(f.name.as_str())
+            && !claimed_names(&f.name, f.kind).any(|c| claims.contains(&c));
+        if ok {
+            claims.extend(claimed_names(&f.name, f.kind));
+        } else {
+            drops.invalid_metric += 1;
+        }
+        accepted.push(ok);
+    }
+    accepted
+}
+
+/// Unit, samples and duplicates of one accepted family. `None` when all its samples went.
+fn validate_family(f: proto::Family, opts: &ValidateOptions, drops: &mut Drops) -> Option<model::Family> {
+    let unit = match f.unit {
+        Some(u) if unit_fits(&f.name, f.kind, &u) => Some(u),
+        Some(_) => {
+            drops.invalid_metric += 1;
+            None
+        }
+        None => None,
+    };
+    let sent = f.samples.len();
+    let mut samples = Vec::with_capacity(sent);
+    for s in f.samples {
+        match validate_sample(s, f.kind, opts) {
+            Some(s) => samples.push(s),
+            None => drops.invalid_metric += 1,
+        }
+    }
+    drop_duplicates(&mut samples, drops);
+    if samples.is_empty() && sent > 0 {
+        return None;
+    }
+    Some(model::Family {
+        name: f.name,
+        kind: f.kind,
+        help: f.help,
+        unit,
+        samples,
+    })
+}
+
+/// A unit is `[a-zA-Z0-9_:]+` and the OpenMetrics family name must end in `_<unit>`.
+fn unit_fits(name: &str, kind: MetricType, unit: &str) -> bool {
+    let valid = !unit.is_empty()
+        && unit.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':');
+    let family = match kind {
+        MetricType::Counter => counter_stem(name).unwrap_or(name),
+        _ => name,
+    };
+    valid
+        && family
+            .strip_suffix(unit)
+            .is_some_and(|rest| rest.ends_with('_'))
+}
+
+/// One sample: labels, then value shape and values for the family's type.
+fn validate_sample(s: proto::Sample, kind: MetricType, opts: &ValidateOptions) -> Option<model::Sample> {
+    if !labels_ok(&s.labels.0, opts) {
+        return None;
+    }
+    let value = match kind {
+        MetricType::Counter | MetricType::Gauge | MetricType::Untyped => {
+            if s.buckets.is_some() || s.quantiles.is_some() || s.sum.is_some() || s.count.is_some() {
+                return None;
+            }
+            let v = s.value?.0;
+            // `v < 0.0` is false for -0.0, which is a fine counter value.
+            if kind == MetricType::Counter && (v.is_nan() || v < 0.0) {
+                return None;
+            }
+            SampleValue::Scalar(v)
+        }
+        MetricType::Histogram => {
+            if s.value.is_some() || s.quantiles.is_some() {
+                return None;
+            }
+            histogram(s.buckets?, s.sum?.0, s.count?.0)?
+        }
+        MetricType::Summary => {
+            if s.value.is_some() || s.buckets.is_some() {
+                return None;
+            }
+            summary(s.quantiles?, s.sum?.0, s.count?.0)?
+        }
+    };
+    Some(model::Sample {
+        labels: s.labels.0,
+        value,
+    })
+}
+
+fn labels_ok(labels: &[(String, String)], opts: &ValidateOptions) -> bool {
+    let extra = opts.extra_label.map(|(n, _)| n);
+    if labels.len() + usize::from(extra.is_some()) > opts.max_labels {
+        return false;
+    }
+    labels.iter().enumerate().all(|(i, (n, v))| {
+        n.len() <= opts.max_label_name_len
+            && v.len() <= opts.max_label_value_len
+            && is_label_name(n)
+            && !n.starts_with("__")
+            && n != "le"
+            && n != "quantile"
+            && Some(n.as_str()) != extra
+            // Quadratic, but bounded by max_labels; cheaper than hashing for typical sizes.
+            && !labels[..i].iter().any(|(m, _)| m == n)
+    })
+}
+
+/// A count: finite, non-negative, integral (OpenMetrics 1.0 requires integers).
+fn is_count(v: f64) -> bool {
+    v.is_finite() && v >= 0.0 && v.fract() == 0.0
+}
+
+fn histogram(buckets: Vec<proto::Bucket>, sum: f64, count: f64) -> Option<SampleValue> {
+    if !is_count(count) {
+        return None;
+    }
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(buckets.len() + 1);
+    for b in buckets {
+        let (le, c) = (b.le.0, b.count.0);
+        if le.is_nan() || !is_count(c) {
+            return None;
+        }
+        if let Some(&(prev_le, prev_c)) = out.last() {
+            if le <= prev_le || c < prev_c {
+                return None;
+            }
+        }
+        out.push((le, c));
+    }
+    match out.last() {
+        Some(&(le, c)) if le == f64::INFINITY => {
+            if c != count {
+                return None;
+            }
+        }
+        // Cumulative buckets make the last one the largest; count must cover it.
+        Some(&(_, c)) if c > count => return None,
+        _ => out.push((f64::INFINITY, count)),
+    }
+    Some(SampleValue::Histogram {
+        buckets: out,
+        sum,
+        count,
+    })
+}
+
+fn summary(quantiles: Vec<proto::Quantile>, sum: f64, count: f64) -> Option<SampleValue> {
+    if !is_count(count) {
+        return None;
+    }
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(quantiles.len());
+    for q in quantiles {
+        // `contains` is false for NaN.
+        if !(0.0..=1.0).contains(&q.quantile.0) {
+            return None;
+        }
+        if out.last().is_some_and(|&(prev, _)| q.quantile.0 <= prev) {
+            return None;
+        }
+        out.push((q.quantile.0, q.value.0));
+    }
+    Some(SampleValue::Summary {
+        quantiles: out,
+        sum,
+        count,
+    })
+}
+
+/// Keeps the first sample of each label identity, in order.
+fn drop_duplicates(samples: &mut Vec<model::Sample>, drops: &mut Drops) {
+    if samples.len() < 2 {
+        return;
+    }
+    let keep: Vec<bool> = {
+        let mut seen = HashSet::with_capacity(samples.len());
+        samples
+            .iter()
+            .map(|s| seen.insert(label_identity(&s.labels)))
+            .collect()
+    };
+    let mut keep = keep.into_iter();
+    samples.retain(|_| {
+        // `keep` has exactly one entry per sample, in the order retain visits them.
+        let k = keep.next().unwrap_or(true);
+        if !k {
+            drops.duplicate_series += 1;
+        }
+        k
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::testing::families;
+
+    fn run(json: &str, opts: &ValidateOptions) -> (Vec<model::Family>, Drops) {
+        let mut drops = Drops::default();
+        let out = validate(families(json), opts, &mut drops);
+        (out, drops)
+    }
+
+    fn run_default(json: &str) -> (Vec<model::Family>, Drops) {
+        run(json, &ValidateOptions::default())
+    }
+
+    fn names(fams: &[model::Family]) -> Vec<&str> {
+        fams.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    fn invalid(n: u64) -> Drops {
+        Drops {
+            invalid_metric: n,
+            duplicate_series: 0,
+        }
+    }
+
+    fn gauge(name: &str) -> String {
+        format!(r#"{{"name":"{name}","type":"gauge","samples":[{{"value":1}}]}}"#)
+    }
+
+    fn batch(fams: &[String]) -> String {
+        format!("[{}]", fams.join(","))
+    }
+
+    /// Validates one family holding `sample` (a JSON object) and returns what was kept.
+    fn one_sample(kind: &str, sample: &str, opts: &ValidateOptions) -> (Vec<model::Sample>, Drops) {
+        let json = format!(r#"[{{"name":"x","type":"{kind}","samples":[{sample}]}}]"#);
+        let (fams, drops) = run(&json, opts);
+        (fams.into_iter().flat_map(|f| f.samples).collect(), drops)
+    }
+
+    fn assert_sample_dropped(kind: &str, sample: &str, opts: &ValidateOptions) {
+        let (kept, drops) = one_sample(kind, sample, opts);
+        assert!(kept.is_empty(), "{kind} {sample} should be dropped, kept {kept:?}");
+        assert_eq!(drops, invalid(1), "{kind} {sample}");
+    }
+
+    fn assert_sample_kept(kind: &str, sample: &str, opts: &ValidateOptions) -> model::Sample {
+        let (mut kept, drops) = one_sample(kind, sample, opts);
+        assert_eq!(drops, Drops::default(), "{kind} {sample} should be kept");
+        assert_eq!(kept.len(), 1, "{kind} {sample}");
+        kept.remove(0)
+    }
+
+    #[test]
+    fn family_name_must_match_metric_name_syntax() {
+        let json = batch(&[
+            gauge("ok_name"),
+            gauge("1bad"),
+            gauge("bad-name"),
+            gauge(""),
+            gauge("a:b"),
+            gauge("caf\u{e9}"),
+        ]);
+        let (out, drops) = run_default(&json);
+        assert_eq!(names(&out), ["ok_name", "a:b"]);
+        assert_eq!(drops, invalid(4));
+    }
+
+    #[test]
+    fn reserved_prefix_drops_the_family() {
+        let json = batch(&[gauge("plugin_exporter_up"), gauge("plugin_exporterx")]);
+        let (out, drops) = run_default(&json);
+        assert_eq!(names(&out), ["plugin_exporterx"]);
+        assert_eq!(drops, invalid(1));
+        let no_prefix = ValidateOptions {
+            reserved_prefix: "",
+            ..ValidateOptions::default()
+        };
+        let (out, drops) = run(&json, &no_prefix);
+        assert_eq!(names(&out), ["plugin_exporter_up", "plugin_exporterx"]);
+        assert_eq!(drops, invalid(0));
+    }
+
+    #[test]
+    fn repeated_family_name_keeps_the_first() {
+        let json = r#"[{"name":"x","type":"gauge","samples":[{"value":1}]},
+                       {"name":"x","type":"gauge","samples":[{"value":2}]},
+                       {"name":"x","type":"counter","samples":[{"value":3}]}]"#;
+        let (out, drops) = run_default(json);
+        assert_eq!(names(&out), ["x"]);
+        assert_eq!(out[0].samples[0].value, SampleValue::Scalar(1.0));
+        assert_eq!(drops, invalid(2));
+    }
+
+    #[test]
+    fn claimed_names_cover_both_formats() {
+        let claimed = |name, kind| -> Vec<String> {
+            claimed_names(name, kind).map(|c| c.to_string()).collect()
+        };
+        assert_eq!(
+            claimed("foo", MetricType::Histogram),
+            ["foo", "foo_bucket", "foo_count", "foo_sum", "foo_created"]
+        );
+        assert_eq!(claimed("foo", MetricType::Summary), ["foo", "foo_count", "foo_sum", "foo_created"]);
+        assert_eq!(claimed("foo_total", MetricType::Counter), ["foo", "foo_total", "foo_created"]);
+        assert_eq!(claimed("foo", MetricType::Counter), ["foo"]);
+        assert_eq!(claimed("foo_sum", MetricType::Gauge), ["foo_sum"]);
+        assert_eq!(claimed("foo", MetricType::Untyped), ["foo"]);
+        // Same text, different split: equal claims.
+        let bucket = ClaimedName::new("foo", "_bucket");
+        assert_eq!(claimed_names("foo_bucket", MetricType::Gauge).next(), Some(bucket));
+    }
+
+    #[test]
+    fn histogram_claims_block_later_families() {
+        let json = batch(&[
+            r#"{"name":"foo","type":"histogram","samples":[]}"#.to_string(),
+            gauge("foo_bucket"),
+            gauge("foo_sum"),
+            gauge("foo_count"),
+            gauge("foo_created"),
+            gauge("foo_other"),
+        ]);
+        let (out, drops) = run_default(&json);
+        assert_eq!(names(&out), ["foo", "foo_other"]);
+        assert_eq!(drops, invalid(4));
+    }
+
+    #[test]
+    fn earlier_gauge_blocks_a_later_histogram_that_would_claim_its_name() {
+        let json = batch(&[
+            gauge("foo_sum"),
+            r#"{"name":"foo","type":"histogram","samples":[]}"#.to_string(),
+        ]);
+        let (out, drops) = run_default(&json);
+        assert_eq!(names(&out), ["foo_sum"]);
+        assert_eq!(drops, invalid(1));
+    }
+
+    #[test]
+    fn summary_claims_sum_and_count_but_not_bucket() {
+        let json = batch(&[
+            r#"{"name":"foo","type":"summary","samples":[]}"#.to_string(),
+            gauge("foo_count"),
+            gauge("foo_bucket"),
+        ]);
+        let (out, drops) = run_default(&json);
+        assert_eq!(names(&out), ["foo", "foo_bucket"]);
+        assert_eq!(drops, invalid(1));
+    }
+
+    #[test]
+    fn counter_with_total_claims_its_openmetrics_family_name_and_created() {
+        let json = batch(&[
+            r#"{"name":"foo_total","type":"counter","samples":[{"value":1}]}"#.to_string(),
+            gauge("foo"),
+            gauge("foo_created"),
+            r#"{"name":"foo","type":"counter","samples":[{"value":1}]}"#.to_string(),
+            // A counter without `_total` only claims its own name.
+            r#"{"name":"bar","type":"counter","samples":[{"value":1}]}"#.to_string(),
+            gauge("bar_total"),
+        ]);
+        let (out, drops) = run_default(&json);
+        assert_eq!(names(&out), ["foo_total", "bar", "bar_total"]);
+        assert_eq!(drops, invalid(3));
+    }
+
+    #[test]
+    fn unit_must_be_a_suffix_of_the_name_or_only_the_unit_is_dropped() {
+        let json = r#"[
+          {"name":"a_bytes","type":"gauge","unit":"bytes","samples":[{"value":1}]},
+          {"name":"b_seconds_total","type":"counter","unit":"seconds","samples":[{"value":1}]},
+          {"name":"c_bytes","type":"gauge","unit":"seconds","samples":[{"value":1}]},
+          {"name":"dbytes","type":"gauge","unit":"bytes","samples":[{"value":1}]},
+          {"name":"e_total","type":"counter","unit":"total","samples":[{"value":1}]},
+          {"name":"f_by","type":"gauge","unit":"","samples":[{"value":1}]},
+          {"name":"g_by-tes","type":"gauge","unit":"by-tes","samples":[{"value":1}]},
+          {"name":"bytes","type":"gauge","unit":"bytes","samples":[{"value":1}]}
+        ]"#;
+        let (out, drops) = run_default(json);
+        let units: Vec<(&str, Option<&str>)> = out.iter().map(|f| (f.name.as_str(), f.unit.as_deref())).collect();
+        assert_eq!(
+            units,
+            [
+                ("a_bytes", Some("bytes")),
+                ("b_seconds_total", Some("seconds")),
+                ("c_bytes", None),
+                ("dbytes", None),
+                ("e_total", None),
+                ("f_by", None),
+                ("bytes", None),
+            ]
+        );
+        // g_by-tes is dropped for its name; five others lose only their unit.
+        assert_eq!(drops, invalid(6));
+    }
+
+    #[test]
+    fn invalid_labels_drop_only_their_sample() {
+        let opts = ValidateOptions {
+            extra_label: Some(("plugin", "disk")),
+            max_labels: 3,
+            max_label_name_len: 8,
+            max_label_value_len: 5,
+            ..ValidateOptions::default()
+        };
+        let cases = [
+            ("gauge", r#"{"labels":{"1a":"x"},"value":1}"#),
+            ("gauge", r#"{"labels":{"a-b":"x"},"value":1}"#),
+            ("gauge", r#"{"labels":{"":"x"},"value":1}"#),
+            ("gauge", r#"{"labels":{"__name__":"x"},"value":1}"#),
+            ("gauge", r#"{"labels":{"__x":"x"},"value":1}"#),
+            ("gauge", r#"{"labels":{"a":"1","a":"2"},"value":1}"#),
+            ("gauge", r#"{"labels":{"plugin":"x"},"value":1}"#),
+            ("gauge", r#"{"labels":{"le":"1"},"value":1}"#),
+            ("gauge", r#"{"labels":{"quantile":"1"},"value":1}"#),
+            ("histogram", r#"{"labels":{"le":"1"},"buckets":[],"sum":0,"count":0}"#),
+            ("histogram", r#"{"labels":{"quantile":"1"},"buckets":[],"sum":0,"count":0}"#),
+            ("summary", r#"{"labels":{"quantile":"1"},"quantiles":[],"sum":0,"count":0}"#),
+            ("summary", r#"{"labels":{"le":"1"},"quantiles":[],"sum":0,"count":0}"#),
+            // Three plugin labels plus the extra label exceed max_labels = 3.
+            ("gauge", r#"{"labels":{"a":"1","b":"2","c":"3"},"value":1}"#),
+            ("gauge", r#"{"labels":{"abcdefghi":"x"},"value":1}"#),
+            ("gauge", r#"{"labels":{"a":"abcdef"},"value":1}"#),
+        ];
+        for (kind, sample) in cases {
+            assert_sample_dropped(kind, sample, &opts);
+        }
+        // Exactly at every limit is fine; a single underscore prefix is not reserved.
+        let s = assert_sample_kept("gauge", r#"{"labels":{"_a":"12345","abcdefgh":""},"value":1}"#, &opts);
+        assert_eq!(s.labels.len(), 2);
+    }
+
+    #[test]
+    fn value_shape_must_match_the_type() {
+        let opts = ValidateOptions::default();
+        let cases = [
+            ("gauge", r#"{}"#),
+            ("gauge", r#"{"value":1,"buckets":[]}"#),
+            ("gauge", r#"{"value":1,"sum":1}"#),
+            ("counter", r#"{"value":1,"quantiles":[]}"#),
+            ("untyped", r#"{"value":1,"count":1}"#),
+            ("histogram", r#"{"sum":1,"count":1}"#),
+            ("histogram", r#"{"buckets":[],"count":1}"#),
+            ("histogram", r#"{"buckets":[],"sum":1}"#),
+            ("histogram", r#"{"value":1,"buckets":[],"sum":0,"count":0}"#),
+            ("histogram", r#"{"quantiles":[],"buckets":[],"sum":0,"count":0}"#),
+            ("summary", r#"{"sum":1,"count":1}"#),
+            ("summary", r#"{"quantiles":[],"count":1}"#),
+            ("summary", r#"{"quantiles":[],"sum":1}"#),
+            ("summary", r#"{"quantiles":[],"buckets":[],"sum":0,"count":0}"#),
+        ];
+        for (kind, sample) in cases {
+            assert_sample_dropped(kind, sample, &opts);
+        }
+    }
+
+    #[test]
+    fn counter_values_must_not_be_nan_or_negative_while_gauges_take_anything() {
+        let opts = ValidateOptions::default();
+        assert_sample_dropped("counter", r#"{"value":"NaN"}"#, &opts);
+        assert_sample_dropped("counter", r#"{"value":-1}"#, &opts);
+        assert_sample_dropped("counter", r#"{"value":"-Inf"}"#, &opts);
+        let inf = assert_sample_kept("counter", r#"{"value":"+Inf"}"#, &opts);
+        assert_eq!(inf.value, SampleValue::Scalar(f64::INFINITY));
+        assert_sample_kept("counter", r#"{"value":0}"#, &opts);
+        for v in [r#""NaN""#, r#""-Inf""#, r#""+Inf""#, "-1"] {
+            assert_sample_kept("gauge", &format!(r#"{{"value":{v}}}"#), &opts);
+            assert_sample_kept("untyped", &format!(r#"{{"value":{v}}}"#), &opts);
+        }
+    }
+
+    #[test]
+    fn histogram_buckets_must_be_increasing_cumulative_integers_matching_count() {
+        let opts = ValidateOptions::default();
+        let bad = [
+            r#"{"buckets":[{"le":1,"count":1},{"le":1,"count":1}],"sum":1,"count":1}"#,
+            r#"{"buckets":[{"le":2,"count":1},{"le":1,"count":1}],"sum":1,"count":1}"#,
+            r#"{"buckets":[{"le":"NaN","count":1}],"sum":1,"count":1}"#,
+            r#"{"buckets":[{"le":1,"count":"NaN"}],"sum":1,"count":1}"#,
+            r#"{"buckets":[{"le":1,"count":-1}],"sum":1,"count":1}"#,
+            r#"{"buckets":[{"le":1,"count":2},{"le":2,"count":1}],"sum":1,"count":2}"#,
+            r#"{"buckets":[{"le":1,"count":0.5}],"sum":1,"count":1}"#,
+            r#"{"buckets":[{"le":1,"count":"+Inf"}],"sum":1,"count":"+Inf"}"#,
+            r#"{"buckets":[],"sum":1,"count":"NaN"}"#,
+            r#"{"buckets":[],"sum":1,"count":-1}"#,
+            r#"{"buckets":[],"sum":1,"count":1.5}"#,
+            r#"{"buckets":[{"le":1,"count":1},{"le":"+Inf","count":2}],"sum":1,"count":3}"#,
+            r#"{"buckets":[{"le":1,"count":3}],"sum":1,"count":2}"#,
+        ];
+        for sample in bad {
+            assert_sample_dropped("histogram", sample, &opts);
+        }
+        let appended = assert_sample_kept(
+            "histogram",
+            r#"{"buckets":[{"le":"-Inf","count":0},{"le":1,"count":2}],"sum":"NaN","count":3}"#,
+            &opts,
+        );
+        let SampleValue::Histogram { buckets, sum, count } = appended.value else {
+            panic!("not a histogram")
+        };
+        assert_eq!(buckets, [(f64::NEG_INFINITY, 0.0), (1.0, 2.0), (f64::INFINITY, 3.0)]);
+        assert!(sum.is_nan());
+        assert_eq!(count, 3.0);
+        let explicit = assert_sample_kept(
+            "histogram",
+            r#"{"buckets":[{"le":1,"count":2},{"le":"+Inf","count":3}],"sum":-7.5,"count":3}"#,
+            &opts,
+        );
+        assert_eq!(
+            explicit.value,
+            SampleValue::Histogram {
+                buckets: vec![(1.0, 2.0), (f64::INFINITY, 3.0)],
+                sum: -7.5,
+                count: 3.0
+            }
+        );
+    }
+
+    #[test]
+    fn summary_quantiles_must_be_increasing_within_zero_and_one_with_an_integer_count() {
+        let opts = ValidateOptions::default();
+        let bad = [
+            r#"{"quantiles":[{"quantile":1.5,"value":1}],"sum":1,"count":1}"#,
+            r#"{"quantiles":[{"quantile":-0.1,"value":1}],"sum":1,"count":1}"#,
+            r#"{"quantiles":[{"quantile":"NaN","value":1}],"sum":1,"count":1}"#,
+            r#"{"quantiles":[{"quantile":0.5,"value":1},{"quantile":0.5,"value":2}],"sum":1,"count":1}"#,
+            r#"{"quantiles":[{"quantile":0.9,"value":1},{"quantile":0.5,"value":2}],"sum":1,"count":1}"#,
+            r#"{"quantiles":[],"sum":1,"count":"NaN"}"#,
+            r#"{"quantiles":[],"sum":1,"count":-1}"#,
+            r#"{"quantiles":[],"sum":1,"count":0.5}"#,
+        ];
+        for sample in bad {
+            assert_sample_dropped("summary", sample, &opts);
+        }
+        let ok = assert_sample_kept(
+            "summary",
+            r#"{"quantiles":[{"quantile":0,"value":"NaN"},{"quantile":1,"value":-3}],"sum":"-Inf","count":0}"#,
+            &opts,
+        );
+        let SampleValue::Summary { quantiles, sum, count } = ok.value else {
+            panic!("not a summary")
+        };
+        assert!(quantiles[0].1.is_nan());
+        assert_eq!((quantiles[0].0, quantiles[1]), (0.0, (1.0, -3.0)));
+        assert_eq!((sum, count), (f64::NEG_INFINITY, 0.0));
+    }
+
+    #[test]
+    fn duplicate_series_keep_the_first_regardless_of_label_order() {
+        let json = r#"[{"name":"x","type":"gauge","samples":[
+            {"labels":{"a":"1","b":"2"},"value":1},
+            {"labels":{"b":"2","a":"1"},"value":2},
+            {"labels":{"a":"1"},"value":3},
+            {"labels":{"a":"1","c":""},"value":4},
+            {"labels":{"a":"2"},"value":5}]}]"#;
+        let (out, drops) = run_default(json);
+        let values: Vec<_> = out[0].samples.iter().map(|s| s.value.clone()).collect();
+        assert_eq!(values, [SampleValue::Scalar(1.0), SampleValue::Scalar(3.0), SampleValue::Scalar(5.0)]);
+        assert_eq!(
+            drops,
+            Drops {
+                invalid_metric: 0,
+                duplicate_series: 2
+            }
+        );
+    }
+
+    #[test]
+    fn family_sent_empty_is_kept_but_one_emptied_by_validation_is_dropped() {
+        let json = r#"[{"name":"sent_empty","type":"gauge","help":"h","samples":[]},
+                       {"name":"emptied","type":"counter","samples":[{"value":-1},{"value":"NaN"}]},
+                       {"name":"partly","type":"counter","samples":[{"value":-1},{"value":2}]}]"#;
+        let (out, drops) = run_default(json);
+        assert_eq!(names(&out), ["sent_empty", "partly"]);
+        assert!(out[0].samples.is_empty());
+        assert_eq!(out[1].samples.len(), 1);
+        // Three bad samples; the emptied family itself is not counted again.
+        assert_eq!(drops, invalid(3));
+    }
+
+    #[test]
+    fn drops_add_up_over_batches() {
+        let mut drops = Drops::default();
+        let opts = ValidateOptions::default();
+        validate(families(&batch(&[gauge("1x")])), &opts, &mut drops);
+        validate(families(&batch(&[gauge("2x")])), &opts, &mut drops);
+        assert_eq!(drops, invalid(2));
+    }
+}

@@ -1,0 +1,313 @@
+//! The HTTP server (hyper 1.x, HTTP/1.1): `/metrics`, the landing page, `/-/healthy`,
+//! `/-/ready` and `/api/v1/plugins`.
+
+use crate::exposition::merge::{assemble, Contribution};
+use crate::exposition::render::render;
+use crate::exposition::Format;
+use crate::plugin::{Batch, PluginHandle};
+use crate::selfmetrics::{kind, SelfMetrics};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Prometheus' scrape timeout header.
+pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+/// Kept free of the scrape timeout for merging and sending (blackbox_exporter uses the same).
+pub const SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
+
+/// What the handlers share.
+pub struct Server {
+    /// Plugins in configuration order (the first listed owns a contested family).
+    pub plugins: Vec<PluginHandle>,
+    /// The exporter's own metrics.
+    pub metrics: Arc<SelfMetrics>,
+    /// Path of the metrics endpoint.
+    pub telemetry_path: String,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+impl Server {
+    /// Serves connections from `listeners` until `shutdown` resolves, then stops accepting
+    /// and gives open connections up to 5 s to finish.
+    pub async fn serve(
+        self: Arc<Self>,
+        listeners: Vec<TcpListener>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel(64);
+        let mut accepts = Vec::new();
+        for l in listeners {
+            let tx = conn_tx.clone();
+            accepts.push(tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((stream, _)) => {
+                            if tx.send(stream).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            // EMFILE and friends: back off briefly instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            }));
+        }
+        drop(conn_tx);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                Some(stream) = conn_rx.recv() => {
+                    let _ = stream.set_nodelay(true);
+                    let me = self.clone();
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(30))
+                        .serve_connection(
+                            TokioIo::new(stream),
+                            hyper::service::service_fn(move |req| {
+                                let me = me.clone();
+                                async move { Ok::<_, Infallible>(me.handle(req).await) }
+                            }),
+                        );
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        for a in accepts {
+            a.abort();
+        }
+        if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after 5 s; closing them");
+        }
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Resp {
+        let path = req.uri().path();
+        let get = req.method() == Method::GET || req.method() == Method::HEAD;
+        if path == self.telemetry_path {
+            if !get {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+            }
+            return self.metrics_response(&req).await;
+        }
+        match (path, get) {
+            ("/", true) => self.landing(),
+            ("/-/healthy", true) => text(StatusCode::OK, "Healthy\n"),
+            ("/-/ready", true) => {
+                let waiting = self.plugins.iter().filter(|p| !p.attempted()).count();
+                if waiting == 0 {
+                    text(StatusCode::OK, "Ready\n")
+                } else {
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("Not ready: {waiting} plugins not started yet\n"),
+                    )
+                }
+            }
+            ("/api/v1/plugins", true) => {
+                let all: Vec<_> = self.plugins.iter().map(|p| p.status()).collect();
+                let body = serde_json::to_vec_pretty(&serde_json::json!({ "plugins": all }))
+                    .expect("status serializes");
+                let mut r = text(StatusCode::OK, body);
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
+            ("/" | "/-/healthy" | "/-/ready" | "/api/v1/plugins", false) => {
+                text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n")
+            }
+            _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+        }
+    }
+
+    /// Collects every plugin concurrently and merges the result with our own metrics.
+    async fn metrics_response(&self, req: &Request<Incoming>) -> Resp {
+        let h = req.headers();
+        let format = Format::negotiate(h.get(ACCEPT).and_then(|v| v.to_str().ok()));
+        let gzip = h
+            .get(ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(accepts_gzip);
+        let budget = h
+            .get(SCRAPE_TIMEOUT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(scrape_budget);
+        let batches: Vec<Option<Arc<Batch>>> =
+            futures_util::future::join_all(self.plugins.iter().map(|p| p.batch(budget))).await;
+        let body = self.encode(&batches, format);
+        let mut resp = if gzip {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            enc.write_all(&body).expect("writing to a Vec cannot fail");
+            let mut r = Response::new(Full::new(Bytes::from(
+                enc.finish().expect("writing to a Vec cannot fail"),
+            )));
+            r.headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
+        } else {
+            Response::new(Full::new(Bytes::from(body)))
+        };
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+        resp
+    }
+
+    /// Merges the batches (in plugin order) with our own metrics, counting merge drops once
+    /// per batch.
+    pub fn encode(&self, batches: &[Option<Arc<Batch>>], format: Format) -> Vec<u8> {
+        let own = render(self.metrics.families(), None, false);
+        let contributions: Vec<Contribution> = batches
+            .iter()
+            .map(|b| Contribution {
+                families: b.as_deref().map_or(&[][..], |b| &b.families[..]),
+            })
+            .collect();
+        let size: usize = contributions
+            .iter()
+            .flat_map(|c| c.families.iter())
+            .map(|f| f.text.len().max(f.om.len()) + f.name.len() * 2 + f.help.len() + 32)
+            .sum();
+        let mut body = Vec::with_capacity(size + 16 * 1024);
+        let drops = assemble(&own, &contributions, format, &mut body);
+        for ((plugin, batch), d) in self.plugins.iter().zip(batches).zip(&drops) {
+            let Some(batch) = batch else { continue };
+            if (d.conflict > 0 || d.duplicate_series > 0)
+                && !batch.merge_counted.swap(true, Ordering::AcqRel)
+            {
+                tracing::warn!(plugin = plugin.name(), conflict = d.conflict,
+                    duplicate_series = d.duplicate_series,
+                    "dropped series that collide with another plugin's");
+                self.metrics.error(plugin.name(), kind::CONFLICT, d.conflict);
+                self.metrics
+                    .error(plugin.name(), kind::DUPLICATE_SERIES, d.duplicate_series);
+            }
+        }
+        body
+    }
+
+    fn landing(&self) -> Resp {
+        let mut rows = String::new();
+        for p in &self.plugins {
+            let s = p.status();
+            rows.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                html(&s.name),
+                s.mode,
+                s.state,
+                if s.up { "up" } else { "down" },
+                s.pid.map_or(String::new(), |p| p.to_string()),
+                s.restarts,
+                s.series,
+                html(s.last_error.as_deref().unwrap_or("")),
+            ));
+        }
+        let path = html(&self.telemetry_path);
+        let body = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>plugin-exporter</title>\
+             <style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:left}}</style></head>\n\
+             <body><h1>plugin-exporter</h1>\n<p>Version {} (revision {}). \
+             <a href=\"{path}\">Metrics</a> · <a href=\"/api/v1/plugins\">Plugins (JSON)</a> · \
+             <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a></p>\n\
+             <table><tr><th>Plugin</th><th>Mode</th><th>State</th><th>Last collect</th><th>PID</th>\
+             <th>Restarts</th><th>Series</th><th>Last error</th></tr>\n{rows}</table></body></html>\n",
+            crate::VERSION,
+            crate::REVISION,
+        );
+        let mut r = text(StatusCode::OK, body);
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        r
+    }
+}
+
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// True when an `Accept-Encoding` value allows gzip (a `q=0` refuses it).
+pub fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|part| {
+        let mut it = part.split(';').map(str::trim);
+        let coding = it.next().unwrap_or("");
+        let q_zero = it.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+    })
+}
+
+/// The time plugins get for a scrape with the given timeout header: the timeout less
+/// [`SCRAPE_TIMEOUT_OFFSET`], or half of it when it is short. `None` for a bad header.
+pub fn scrape_budget(header: &str) -> Option<Duration> {
+    let secs: f64 = header.trim().parse().ok()?;
+    if !secs.is_finite() || secs <= 0.0 {
+        return None;
+    }
+    let t = Duration::from_secs_f64(secs.min(86400.0));
+    Some(if t > SCRAPE_TIMEOUT_OFFSET * 2 {
+        t - SCRAPE_TIMEOUT_OFFSET
+    } else {
+        t / 2
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_leaves_the_offset_free() {
+        assert_eq!(scrape_budget("10"), Some(Duration::from_millis(9500)));
+        assert_eq!(scrape_budget("0.5"), Some(Duration::from_millis(250)));
+        assert_eq!(scrape_budget("abc"), None);
+        assert_eq!(scrape_budget("-1"), None);
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+    }
+}

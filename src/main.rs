@@ -1,0 +1,114 @@
+//! Command line of plugin-exporter: parses flags, sets up logging and runs the library.
+
+use clap::{Parser, Subcommand};
+use plugin_exporter::{app, config, logging};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("PLUGIN_EXPORTER_REVISION"),
+    ")"
+);
+
+/// A Prometheus exporter that runs metric collector plugins as supervised child processes
+/// and serves what they return as one /metrics.
+#[derive(Parser, Debug)]
+#[command(name = "plugin-exporter", version = VERSION, about)]
+struct Cli {
+    /// Configuration file (YAML).
+    #[arg(long = "config.file", default_value = "plugin-exporter.yml")]
+    config_file: PathBuf,
+    /// Address to listen on; repeat for several. `:PORT` listens on every interface.
+    #[arg(long = "web.listen-address", default_value = ":10100")]
+    listen: Vec<String>,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    telemetry_path: String,
+    /// Only log messages with this severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info",
+          value_parser = ["debug", "info", "warn", "error"])]
+    log_level: String,
+    /// Log format: logfmt or json.
+    #[arg(long = "log.format", default_value = "logfmt")]
+    log_format: logging::LogFormat,
+    /// Time a plugin gets to exit after `shutdown`, and again after SIGTERM, before SIGKILL.
+    #[arg(long = "plugin.shutdown-grace", default_value = "2s", value_parser = parse_duration)]
+    shutdown_grace: std::time::Duration,
+    /// Longest protocol line accepted from a plugin, in bytes; longer lines are dropped.
+    #[arg(long = "plugin.max-line-bytes", default_value_t = 16 * 1024 * 1024)]
+    max_line: usize,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validates a configuration file: exit 0 when valid, else print every problem and exit 1.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Internal: kills the processes a dead exporter's plugins left behind.
+    #[command(hide = true)]
+    Guard {
+        /// The exporter's pid.
+        supervisor: u32,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    config::duration::parse(s).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Guard { supervisor }) = &cli.command {
+        plugin_exporter::plugin::spawn::run_guard(*supervisor);
+        return ExitCode::SUCCESS;
+    }
+    if let Some(Command::CheckConfig { file }) = &cli.command {
+        return match config::load(file) {
+            Ok(cfg) => {
+                println!("{}: valid, {} plugins", file.display(), cfg.plugins.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Err(e) = logging::init(&cli.log_level, cli.log_format) {
+        eprintln!("cannot set up logging: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = app::Options {
+        config_file: cli.config_file,
+        listen: cli.listen,
+        telemetry_path: cli.telemetry_path,
+        shutdown_grace: cli.shutdown_grace,
+        max_line: cli.max_line,
+    };
+    match runtime.block_on(app::run(opts, app::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            eprintln!("plugin-exporter: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

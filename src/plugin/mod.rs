@@ -1,0 +1,10 @@
+//! Plugins: spawning, protocol I/O and supervision. See the crate docs for the layout.
+
+pub mod backoff;
+pub mod instance;
+pub mod lines;
+pub mod spawn;
+pub mod supervisor;
+
+pub use instance::Batch;
+pub use supervisor::{PluginHandle, PluginStatus, State, SupervisorOptions};
