@@ -79,7 +79,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     spawn::start_guard().map_err(AppError::Reaper)?;
     let stale = spawn::sweep_stale();
     if stale > 0 {
-        tracing::warn!(processes = stale, "killed processes left by an exporter that died");
+        tracing::warn!(
+            processes = stale,
+            "killed processes left by an exporter that died"
+        );
     }
     let mut listeners = Vec::new();
     for a in &opts.listen {

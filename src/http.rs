@@ -182,8 +182,10 @@ impl Server {
         } else {
             Response::new(Full::new(Bytes::from(body)))
         };
-        resp.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+        resp.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
         resp
     }
 
@@ -209,10 +211,14 @@ impl Server {
             if (d.conflict > 0 || d.duplicate_series > 0)
                 && !batch.merge_counted.swap(true, Ordering::AcqRel)
             {
-                tracing::warn!(plugin = plugin.name(), conflict = d.conflict,
+                tracing::warn!(
+                    plugin = plugin.name(),
+                    conflict = d.conflict,
                     duplicate_series = d.duplicate_series,
-                    "dropped series that collide with another plugin's");
-                self.metrics.error(plugin.name(), kind::CONFLICT, d.conflict);
+                    "dropped series that collide with another plugin's"
+                );
+                self.metrics
+                    .error(plugin.name(), kind::CONFLICT, d.conflict);
                 self.metrics
                     .error(plugin.name(), kind::DUPLICATE_SERIES, d.duplicate_series);
             }
@@ -249,8 +255,10 @@ impl Server {
             crate::REVISION,
         );
         let mut r = text(StatusCode::OK, body);
-        r.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         r
     }
 }

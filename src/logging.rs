@@ -153,7 +153,11 @@ where
             line.push_str(&fields.pairs);
         }
         // Span fields were rendered by LogfmtFields when the span was created.
-        for span in ctx.event_scope().into_iter().flat_map(|scope| scope.from_root()) {
+        for span in ctx
+            .event_scope()
+            .into_iter()
+            .flat_map(|scope| scope.from_root())
+        {
             let extensions = span.extensions();
             if let Some(rendered) = extensions.get::<FormattedFields<N>>() {
                 if !rendered.is_empty() {
@@ -171,7 +175,11 @@ where
 pub struct LogfmtFields;
 
 impl<'writer> FormatFields<'writer> for LogfmtFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
         let mut collected = Fields::default();
         fields.record(&mut collected);
         // A span's `message` field is unusual but is a field like any other here.
@@ -388,7 +396,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         let (ts, rest) = lines[0].split_once(' ').unwrap();
-        assert!(ts.starts_with("ts=") && ts.ends_with('Z') && ts.len() == 27, "{ts}");
+        assert!(
+            ts.starts_with("ts=") && ts.ends_with('Z') && ts.len() == 27,
+            "{ts}"
+        );
         let target = "target=plugin_exporter::logging::tests";
         assert_eq!(
             rest,
@@ -397,7 +408,9 @@ mod tests {
         let rest = lines[1].split_once(' ').unwrap().1;
         assert_eq!(
             rest,
-            format!("level=warn {target} msg=\"plugin said \\\"no\\\"\" reason=\"x=y\" plugin=disk")
+            format!(
+                "level=warn {target} msg=\"plugin said \\\"no\\\"\" reason=\"x=y\" plugin=disk"
+            )
         );
     }
 

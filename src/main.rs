@@ -62,6 +62,17 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     config::duration::parse(s).map_err(|e| e.to_string())
 }
 
+/// An error with its sources, `outer: inner: innermost`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Guard { supervisor }) = &cli.command {
@@ -75,7 +86,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("{e}");
+                eprintln!("{}", chain(&e));
                 ExitCode::FAILURE
             }
         };
@@ -84,7 +95,10 @@ fn main() -> ExitCode {
         eprintln!("cannot set up logging: {e}");
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -101,13 +115,7 @@ fn main() -> ExitCode {
     match runtime.block_on(app::run(opts, app::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            eprintln!("plugin-exporter: {msg}");
+            eprintln!("plugin-exporter: {}", chain(&e));
             ExitCode::FAILURE
         }
     }

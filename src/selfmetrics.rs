@@ -54,7 +54,14 @@ pub mod reason {
     /// The command could not be started.
     pub const SPAWN_FAILED: &str = "spawn_failed";
     /// Every reason, for initialising the counters at zero.
-    pub const ALL: [&str; 6] = [EXITED, CRASHED, TIMEOUT, PROTOCOL, STDOUT_CLOSED, SPAWN_FAILED];
+    pub const ALL: [&str; 6] = [
+        EXITED,
+        CRASHED,
+        TIMEOUT,
+        PROTOCOL,
+        STDOUT_CLOSED,
+        SPAWN_FAILED,
+    ];
 }
 
 /// The exporter's own instruments.

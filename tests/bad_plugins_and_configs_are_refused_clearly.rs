@@ -9,14 +9,22 @@ use std::time::Duration;
 #[test]
 fn plugin_with_unknown_protocol_version_is_refused_and_counted() {
     let name = unique("future");
-    let cfg = format!("plugins:\n- {{name: {name}, command: [\"{}\"]}}\n", fixture("protocol99.sh"));
+    let cfg = format!(
+        "plugins:\n- {{name: {name}, command: [\"{}\"]}}\n",
+        fixture("protocol99.sh")
+    );
     let e = Exporter::start(&cfg, &[]);
     e.wait_log(Duration::from_secs(10), |l| {
         l.contains("protocol version 99") && l.contains(&name)
     });
     e.scrape_until(Duration::from_secs(10), |b| {
-        value(b, &format!("plugin_exporter_plugin_restarts_total{{plugin=\"{name}\",reason=\"protocol\"}}"))
-            .is_some_and(|v| v >= 1.0)
+        value(
+            b,
+            &format!(
+                "plugin_exporter_plugin_restarts_total{{plugin=\"{name}\",reason=\"protocol\"}}"
+            ),
+        )
+        .is_some_and(|v| v >= 1.0)
     });
 }
 
@@ -40,13 +48,22 @@ fn check_config_names_file_line_and_key() {
     assert!(err.contains("timout"), "{err}");
 
     let good = dir.path().join("good.yml");
-    std::fs::write(&good, "plugins:\n  - name: one\n    command: [\"/bin/true\"]\n").unwrap();
+    std::fs::write(
+        &good,
+        "plugins:\n  - name: one\n    command: [\"/bin/true\"]\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_plugin-exporter"))
         .arg("check-config")
         .arg(&good)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

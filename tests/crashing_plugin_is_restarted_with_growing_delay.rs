@@ -29,7 +29,10 @@ fn crashing_plugin_is_restarted_with_growing_delay_and_counted() {
         assert!(Instant::now() < deadline, "only {} starts in 30 s", t.len());
         std::thread::sleep(Duration::from_millis(50));
     };
-    let gaps: Vec<f64> = times.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e6).collect();
+    let gaps: Vec<f64> = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64 / 1e6)
+        .collect();
     // Equal jitter keeps the bound: a delay two steps later is at least twice the lower end.
     for i in 0..gaps.len() - 2 {
         assert!(gaps[i + 2] > gaps[i], "delays do not grow: {gaps:?} ms");
@@ -43,5 +46,11 @@ fn crashing_plugin_is_restarted_with_growing_delay_and_counted() {
     )
     .unwrap();
     assert!(restarts >= 6.0, "restarts {restarts}:\n{body}");
-    assert_eq!(value(&body, &format!("plugin_exporter_plugin_up{{plugin=\"{name}\"}}")), Some(0.0));
+    assert_eq!(
+        value(
+            &body,
+            &format!("plugin_exporter_plugin_up{{plugin=\"{name}\"}}")
+        ),
+        Some(0.0)
+    );
 }

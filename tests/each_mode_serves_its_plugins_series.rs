@@ -14,7 +14,11 @@ fn scrape_interval_and_push_plugins_are_all_served() {
     let dir = tempfile::tempdir().unwrap();
     let (s, i, p) = (unique("scr"), unique("int"), unique("psh"));
     for (n, v) in [(&s, 1.0), (&i, 2.0), (&p, 3.0)] {
-        std::fs::write(dir.path().join(n), metrics_line(&format!("mode_{}", &n[..3]), v)).unwrap();
+        std::fs::write(
+            dir.path().join(n),
+            metrics_line(&format!("mode_{}", &n[..3]), v),
+        )
+        .unwrap();
     }
     let d = dir.path().display();
     let cfg = format!(
@@ -30,12 +34,25 @@ fn scrape_interval_and_push_plugins_are_all_served() {
         value(b, &format!("mode_int{{k=\"v\",plugin=\"{i}\"}}")).is_some()
             && value(b, &format!("mode_psh{{k=\"v\",plugin=\"{p}\"}}")).is_some()
     });
-    assert_eq!(value(&body, &format!("mode_scr{{k=\"v\",plugin=\"{s}\"}}")), Some(1.0), "{body}");
-    assert_eq!(value(&body, &format!("mode_int{{k=\"v\",plugin=\"{i}\"}}")), Some(2.0));
-    assert_eq!(value(&body, &format!("mode_psh{{k=\"v\",plugin=\"{p}\"}}")), Some(3.0));
+    assert_eq!(
+        value(&body, &format!("mode_scr{{k=\"v\",plugin=\"{s}\"}}")),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(&body, &format!("mode_int{{k=\"v\",plugin=\"{i}\"}}")),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&body, &format!("mode_psh{{k=\"v\",plugin=\"{p}\"}}")),
+        Some(3.0)
+    );
     for n in [&s, &i, &p] {
         assert_eq!(
-            value(&body, &format!("plugin_exporter_plugin_up{{plugin=\"{n}\"}}")),
+            value(
+                &body,
+                &format!("plugin_exporter_plugin_up{{plugin=\"{n}\"}}")
+            ),
             Some(1.0),
             "{n} not up:\n{body}"
         );
@@ -78,7 +95,11 @@ fn interval_mode_serves_its_cache_between_collects() {
     e.scrape_until(Duration::from_secs(20), |b| value(b, &series).is_some());
     std::fs::write(&data, metrics_line("cached_value", 2.0)).unwrap();
     for _ in 0..3 {
-        assert_eq!(value(&e.scrape(), &series), Some(1.0), "served a fresh value, not the cache");
+        assert_eq!(
+            value(&e.scrape(), &series),
+            Some(1.0),
+            "served a fresh value, not the cache"
+        );
     }
 }
 
@@ -100,6 +121,9 @@ fn push_mode_replaces_the_plugins_series_on_each_push() {
     let start = Instant::now();
     std::fs::write(&data, metrics_line("second_push", 2.0)).unwrap();
     let body = e.scrape_until(Duration::from_secs(20), |b| value(b, &second).is_some());
-    assert!(value(&body, &first).is_none(), "old push still served:\n{body}");
+    assert!(
+        value(&body, &first).is_none(),
+        "old push still served:\n{body}"
+    );
     assert!(start.elapsed() < Duration::from_secs(20));
 }

@@ -19,7 +19,10 @@ fn start_examples() -> Exporter {
 
 fn all_up(body: &str) -> bool {
     ["loadavg", "meminfo", "sysinfo"].iter().all(|p| {
-        value(body, &format!("plugin_exporter_plugin_up{{plugin=\"{p}\"}}")) == Some(1.0)
+        value(
+            body,
+            &format!("plugin_exporter_plugin_up{{plugin=\"{p}\"}}"),
+        ) == Some(1.0)
     })
 }
 
@@ -36,14 +39,24 @@ fn example_scrape_parses_with_prometheus_client_in_both_formats() {
     let e = start_examples();
     e.scrape_until(Duration::from_secs(30), all_up);
     let text = e.get("/metrics", &[("Accept", "text/plain;version=0.0.4")]);
-    assert_eq!(text.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        text.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let names = python_parse(&text.text(), false);
-    for want in ["plugin_exporter_plugin_up", "loadavg_load1", "process_cpu_seconds"] {
+    for want in [
+        "plugin_exporter_plugin_up",
+        "loadavg_load1",
+        "process_cpu_seconds",
+    ] {
         assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
     }
     let om = e.get(
         "/metrics",
-        &[("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")],
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )],
     );
     assert_eq!(
         om.headers["content-type"],
@@ -52,7 +65,10 @@ fn example_scrape_parses_with_prometheus_client_in_both_formats() {
     let body = om.text();
     assert!(body.ends_with("# EOF\n"));
     let names = python_parse(&body, true);
-    assert!(names.iter().any(|n| n == "plugin_exporter_plugin_restarts"), "{names:?}");
+    assert!(
+        names.iter().any(|n| n == "plugin_exporter_plugin_restarts"),
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -60,10 +76,18 @@ fn gzip_scrape_decodes_to_a_valid_exposition() {
     let e = start_examples();
     e.scrape_until(Duration::from_secs(30), all_up);
     let r = e.get("/metrics", &[("Accept-Encoding", "gzip")]);
-    assert_eq!(r.headers.get("content-encoding").map(String::as_str), Some("gzip"));
+    assert_eq!(
+        r.headers.get("content-encoding").map(String::as_str),
+        Some("gzip")
+    );
     let mut plain = String::new();
-    flate2::read::MultiGzDecoder::new(&r.body[..]).read_to_string(&mut plain).unwrap();
-    assert!(plain.contains("# TYPE plugin_exporter_plugin_up gauge"), "{plain}");
+    flate2::read::MultiGzDecoder::new(&r.body[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert!(
+        plain.contains("# TYPE plugin_exporter_plugin_up gauge"),
+        "{plain}"
+    );
     let (code, out) = promtool_check(&plain);
     assert_eq!(code, 0, "{out}");
 }

@@ -29,24 +29,53 @@ fn hung_plugin_costs_a_scrape_no_more_than_its_deadline() {
     let r = e.get("/metrics", &[("X-Prometheus-Scrape-Timeout-Seconds", "10")]);
     let took = t.elapsed();
     let body = r.text();
-    assert!(took >= Duration::from_millis(900), "deadline not waited: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "deadline not waited: {took:?}"
+    );
     assert!(took < Duration::from_millis(1800), "scrape took {took:?}");
-    assert_eq!(value(&body, &format!("good_value{{plugin=\"{good}\"}}")), Some(42.0), "{body}");
-    assert_eq!(value(&body, &format!("plugin_exporter_plugin_up{{plugin=\"{hung}\"}}")), Some(0.0));
-    assert_eq!(value(&body, &format!("plugin_exporter_plugin_up{{plugin=\"{good}\"}}")), Some(1.0));
+    assert_eq!(
+        value(&body, &format!("good_value{{plugin=\"{good}\"}}")),
+        Some(42.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(
+            &body,
+            &format!("plugin_exporter_plugin_up{{plugin=\"{hung}\"}}")
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &body,
+            &format!("plugin_exporter_plugin_up{{plugin=\"{good}\"}}")
+        ),
+        Some(1.0)
+    );
 
     // Scrape timeout 0.8 s: the scrape's budget (half of it) is shorter than the plugin's.
     let t = Instant::now();
-    let body = e.get("/metrics", &[("X-Prometheus-Scrape-Timeout-Seconds", "0.8")]).text();
+    let body = e
+        .get(
+            "/metrics",
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "0.8")],
+        )
+        .text();
     let took = t.elapsed();
-    assert!(took < Duration::from_millis(800), "scrape took {took:?} with a 0.8 s timeout");
+    assert!(
+        took < Duration::from_millis(800),
+        "scrape took {took:?} with a 0.8 s timeout"
+    );
     assert!(value(&body, &format!("good_value{{plugin=\"{good}\"}}")).is_some());
 
     // The third unanswered collect in a row restarts the plugin, counted as a timeout.
     let body = e.scrape_until(Duration::from_secs(20), |b| {
         value(
             b,
-            &format!("plugin_exporter_plugin_restarts_total{{plugin=\"{hung}\",reason=\"timeout\"}}"),
+            &format!(
+                "plugin_exporter_plugin_restarts_total{{plugin=\"{hung}\",reason=\"timeout\"}}"
+            ),
         )
         .is_some_and(|v| v >= 1.0)
     });

@@ -54,14 +54,34 @@ fn invalid_output_and_type_conflicts_are_dropped_and_counted() {
         value(body, &format!("b_ok{{x=\"1\",plugin=\"{b}\"}}")).is_some()
     });
     // Valid series of both plugins are served; the first of a duplicate pair is kept.
-    assert_eq!(value(&body, &format!("a_ok{{plugin=\"{a}\"}}")), Some(1.0), "{body}");
-    assert_eq!(value(&body, &format!("b_ok{{x=\"1\",plugin=\"{b}\"}}")), Some(1.0), "{body}");
-    assert_eq!(value(&body, &format!("b_reserved{{ok=\"1\",plugin=\"{b}\"}}")), Some(2.0));
-    assert_eq!(value(&body, &format!("b_neg_total{{ok=\"1\",plugin=\"{b}\"}}")), Some(3.0));
+    assert_eq!(
+        value(&body, &format!("a_ok{{plugin=\"{a}\"}}")),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(&body, &format!("b_ok{{x=\"1\",plugin=\"{b}\"}}")),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        value(&body, &format!("b_reserved{{ok=\"1\",plugin=\"{b}\"}}")),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&body, &format!("b_neg_total{{ok=\"1\",plugin=\"{b}\"}}")),
+        Some(3.0)
+    );
     // The family belongs to A, as a gauge; B's counter series is gone.
     assert!(body.contains("# TYPE shared_thing gauge\n"), "{body}");
-    assert_eq!(value(&body, &format!("shared_thing{{plugin=\"{a}\"}}")), Some(1.0));
-    assert!(value(&body, &format!("shared_thing{{plugin=\"{b}\"}}")).is_none(), "{body}");
+    assert_eq!(
+        value(&body, &format!("shared_thing{{plugin=\"{a}\"}}")),
+        Some(1.0)
+    );
+    assert!(
+        value(&body, &format!("shared_thing{{plugin=\"{b}\"}}")).is_none(),
+        "{body}"
+    );
     // Nothing invalid passed through.
     for bad in ["1bad", "__x", "b_hist", "b_own_label", "plugin=\"evil\""] {
         assert!(!body.contains(bad), "{bad} passed through:\n{body}");
@@ -89,10 +109,20 @@ fn invalid_output_and_type_conflicts_are_dropped_and_counted() {
     // plugin label (series).
     assert!(count_now("invalid_metric") >= 5.0, "{body}");
     assert_eq!(
-        value(&body, &format!("plugin_exporter_plugin_errors_total{{kind=\"invalid_metric\",plugin=\"{a}\"}}")),
+        value(
+            &body,
+            &format!(
+                "plugin_exporter_plugin_errors_total{{kind=\"invalid_metric\",plugin=\"{a}\"}}"
+            )
+        ),
         Some(0.0)
     );
     // The whole exposition still parses.
     let out = promtool_check(&body);
-    assert!(out.0 == 0 || out.0 == 3, "promtool failed to parse ({}):\n{}", out.0, out.1);
+    assert!(
+        out.0 == 0 || out.0 == 3,
+        "promtool failed to parse ({}):\n{}",
+        out.0,
+        out.1
+    );
 }

@@ -31,7 +31,10 @@ fn start(dir: &tempfile::TempDir) -> (Exporter, [String; 3]) {
     // detach.sh itself plus its two helpers.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while plugin_processes(&names[1]).len() < 3 {
-        assert!(std::time::Instant::now() < deadline, "detach helpers never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "detach helpers never started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     (e, names)
@@ -47,7 +50,9 @@ fn after_sigterm_no_plugin_process_is_left_and_the_exit_code_is_0() {
         wait_no_plugin_processes(n, Duration::from_secs(5));
     }
     assert!(
-        e.logs().iter().any(|l| l.contains("ignored SIGTERM") && l.contains(&names[2])),
+        e.logs()
+            .iter()
+            .any(|l| l.contains("ignored SIGTERM") && l.contains(&names[2])),
         "the stubborn plugin was not killed after the grace period"
     );
 }

@@ -16,7 +16,11 @@ impl Drop for Prom {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn query(prom: &str, q: &str) -> Option<f64> {
@@ -27,7 +31,8 @@ fn query(prom: &str, q: &str) -> Option<f64> {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    let r = http_get(prom, &format!("/api/v1/query?query={enc}"), &[]);
+    // Prometheus needs a moment before it listens: a refused connection is "not yet".
+    let r = try_http_request(prom, "GET", &format!("/api/v1/query?query={enc}"), &[]).ok()?;
     if r.status != 200 {
         return None;
     }
@@ -62,12 +67,17 @@ fn real_prometheus_sees_up_1_and_the_plugins_value() {
     let _prom = Prom(
         Command::new("prometheus")
             .arg(format!("--config.file={}", prom_cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address={prom_addr}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("prometheus is installed (Debian package prometheus; scripts/test installs it)"),
+            .expect(
+                "prometheus is installed (Debian package prometheus; scripts/test installs it)",
+            ),
     );
     let deadline = Instant::now() + Duration::from_secs(90);
     let q = format!("answer_value{{plugin=\"{name}\",q=\"life\"}}");
@@ -77,10 +87,16 @@ fn real_prometheus_sees_up_1_and_the_plugins_value() {
         if up == Some(1.0) && v == Some(42.0) {
             break;
         }
-        assert!(Instant::now() < deadline, "Prometheus never saw it: up={up:?} value={v:?}");
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never saw it: up={up:?} value={v:?}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     // Prometheus negotiated OpenMetrics and scraped without warnings about duplicates.
-    let own = query(&prom_addr, &format!("plugin_exporter_plugin_up{{plugin=\"{name}\"}}"));
+    let own = query(
+        &prom_addr,
+        &format!("plugin_exporter_plugin_up{{plugin=\"{name}\"}}"),
+    );
     assert_eq!(own, Some(1.0));
 }

@@ -455,6 +455,22 @@ const PARSE_BUT_INVALID: &[(&str, &str)] = &[
         r#"{"type":"metrics","families":[{"name":"x","type":"summary","samples":[{"quantiles":[{"quantile":1.5,"value":1}],"sum":1,"count":1}]}]}"#,
         "quantile above 1",
     ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"gauge","samples":[{"labels":{"le":"1"},"value":1}]}]}"#,
+        "label le outside the exposition's own use",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x_total","type":"counter","samples":[{"value":1,"sum":1}]}]}"#,
+        "counter sample with a histogram member",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"histogram","samples":[{"buckets":[{"le":1,"count":1}],"sum":1,"count":1.5}]}]}"#,
+        "fractional count",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"histogram","samples":[{"buckets":[{"le":"NaN","count":1}],"sum":1,"count":1}]}]}"#,
+        "NaN bucket bound",
+    ),
 ];
 
 #[test]

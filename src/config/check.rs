@@ -28,7 +28,12 @@ impl<'a> Reporter<'a> {
             .iter()
             .map(|name| {
                 let name = name.as_deref()?;
-                let unique = names.iter().flatten().filter(|other| *other == name).count() == 1;
+                let unique = names
+                    .iter()
+                    .flatten()
+                    .filter(|other| *other == name)
+                    .count()
+                    == 1;
                 (valid_plugin_name(name) && unique).then(|| name.to_string())
             })
             .collect();
@@ -70,7 +75,9 @@ impl<'a> Reporter<'a> {
                 }
                 Seg::Index(index) => {
                     let plugin = match path.first() {
-                        Some(Seg::Key(root)) if i == 1 && root == "plugins" => self.names.get(*index),
+                        Some(Seg::Key(root)) if i == 1 && root == "plugins" => {
+                            self.names.get(*index)
+                        }
                         _ => None,
                     };
                     match plugin.cloned().flatten() {
@@ -209,7 +216,8 @@ fn resolve_plugin(
     match command.first_mut() {
         None => report.report(
             &at(&[key("command")]),
-            "command must not be empty: give the plugin's program first, e.g. [\"/path/to/plugin\"]",
+            "command must not be empty: give the plugin's program first, \
+             e.g. [\"/path/to/plugin\"]",
         ),
         Some(program) => match resolve_program(program, base, env) {
             Ok(resolved) => *program = resolved,
@@ -228,7 +236,9 @@ fn resolve_plugin(
         }
         match expand(&value, env) {
             Ok(secret) => resolved_env.push((name, secret)),
-            Err(problems) => problems.into_iter().for_each(|why| report.report(&path, why)),
+            Err(problems) => problems
+                .into_iter()
+                .for_each(|why| report.report(&path, why)),
         }
     }
     if let Some(dir) = &raw.working_dir {
@@ -251,7 +261,10 @@ fn resolve_plugin(
 /// Checks an explicitly set timeout; defaults are fine by construction.
 fn check_timeout(report: &mut Reporter, here: &[Seg], timeout: Option<Duration>) {
     if timeout == Some(Duration::ZERO) {
-        report.report(&[here, &[key("timeout")]].concat(), "timeout must be greater than 0");
+        report.report(
+            &[here, &[key("timeout")]].concat(),
+            "timeout must be greater than 0",
+        );
     }
 }
 
@@ -285,14 +298,20 @@ fn check_label(label: &str) -> Result<(), String> {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !well_formed {
         return Err(format!(
-            "invalid label name `{label}`: must match [a-zA-Z_][a-zA-Z0-9_]* (\"\" disables the label)"
+            "invalid label name `{label}`: must match [a-zA-Z_][a-zA-Z0-9_]* \
+             (\"\" disables the label)"
         ));
     }
     if label.starts_with("__") {
-        return Err(format!("label name `{label}` is reserved: names starting with `__` belong to Prometheus"));
+        return Err(format!(
+            "label name `{label}` is reserved: names starting with `__` belong to Prometheus"
+        ));
     }
     if ["le", "quantile", "job", "instance"].contains(&label) {
-        return Err(format!("label name `{label}` is reserved: it collides with a label Prometheus sets or interprets"));
+        return Err(format!(
+            "label name `{label}` is reserved: it collides with a label Prometheus sets or \
+             interprets"
+        ));
     }
     Ok(())
 }
@@ -324,7 +343,8 @@ fn resolve_program(
                 format!("`{program}` {why}")
             } else {
                 format!(
-                    "`{program}` {why} (relative paths are resolved against the config file's directory: {})",
+                    "`{program}` {why} (relative paths are resolved against the config \
+                     file's directory: {})",
                     path.display()
                 )
             });
@@ -342,7 +362,9 @@ fn resolve_program(
             .map(|dir| dir.join(program))
             .find(|candidate| check_executable(candidate).is_ok())
             .ok_or_else(|| {
-                format!("`{program}` not found in PATH ({search}): give an absolute path or fix PATH")
+                format!(
+                    "`{program}` not found in PATH ({search}): give an absolute path or fix PATH"
+                )
             })?
     };
     found

@@ -98,7 +98,8 @@ pub(crate) fn expand(
             rest = tail;
         } else if let Some(inner) = after.strip_prefix('{') {
             let Some(close) = inner.find('}') else {
-                problems.push("unterminated `${`: write `${NAME}`, or `$$` for a literal `$`".into());
+                problems
+                    .push("unterminated `${`: write `${NAME}`, or `$$` for a literal `$`".into());
                 break;
             };
             let name = &inner[..close];
@@ -114,7 +115,8 @@ pub(crate) fn expand(
             }
             rest = &inner[close + 1..];
         } else {
-            problems.push("a `$` must start `${NAME}`, or be written `$$` for a literal `$`".into());
+            problems
+                .push("a `$` must start `${NAME}`, or be written `$$` for a literal `$`".into());
             rest = after;
         }
     }

@@ -327,7 +327,9 @@ struct LenientString(Option<String>);
 
 impl<'de> serde::Deserialize<'de> for LenientString {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LenientVisitor).map(LenientString)
+        deserializer
+            .deserialize_any(LenientVisitor)
+            .map(LenientString)
     }
 }
 
@@ -394,10 +396,16 @@ plugins:
     fn finds_keys_and_elements() {
         let at = |path: &[Seg]| locate(DOC, path, 0);
         assert_eq!(at(&[key("global"), key("timeout")]), Some((2, 3)));
-        assert_eq!(at(&[key("plugins"), Seg::Index(0), key("command")]), Some((5, 5)));
+        assert_eq!(
+            at(&[key("plugins"), Seg::Index(0), key("command")]),
+            Some((5, 5))
+        );
         let element = [key("plugins"), Seg::Index(0), key("command"), Seg::Index(1)];
         assert_eq!(at(&element), Some((7, 9)));
-        assert_eq!(at(&[key("plugins"), Seg::Index(1), key("name")]), Some((8, 5)));
+        assert_eq!(
+            at(&[key("plugins"), Seg::Index(1), key("name")]),
+            Some((8, 5))
+        );
         let env_b = [key("plugins"), Seg::Index(1), key("env"), key("B")];
         assert_eq!(at(&env_b), Some((10, 19)));
         assert_eq!(at(&[key("plugins"), Seg::Index(2), key("name")]), None);

@@ -23,9 +23,15 @@
 //! file's directory (not the working directory, so the result does not depend on where the
 //! exporter was started), and the absolute result replaces `command[0]`.
 //!
+//! In `env` values, `${VAR}` is replaced from the exporter's environment (unset is an
+//! error), `$$` is a literal `$`, and any other `$` is an error. Values that used `${VAR}`
+//! print as `<redacted>` ([`Secret`]).
+//!
 //! Parsing is two steps. Syntax and type errors come from yaml_serde, which stops at the
 //! first; its line and path are kept. After a successful parse every semantic problem is
-//! collected, each with the line of its key found by [`locate`](locate::locate).
+//! collected, each with the line of its key found by re-walking the YAML (see the `locate`
+//! module); a file that may use YAML aliases gets these problems without a line, because a
+//! position reached through an alias is the anchor's, not the use's.
 
 mod check;
 pub mod duration;

@@ -6,13 +6,13 @@
 //! families, settles conflicts between plugins from their metadata and copies bytes
 //! ([`merge`]).
 
-pub mod model;
-pub mod validate;
-pub mod render;
 pub mod merge;
+pub mod model;
 pub mod own;
+pub mod render;
 #[cfg(test)]
 mod testing;
+pub mod validate;
 
 /// An exposition format we can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -132,9 +132,20 @@ fn render_family(f: model::Family, extra: Option<&[u8]>, with_spans: bool) -> Re
                 push_line(&mut text, name, "", &labels, None, *v);
                 push_line(&mut om, name, "", &labels, None, *v);
             }
-            SampleValue::Histogram { buckets, sum, count } => {
+            SampleValue::Histogram {
+                buckets,
+                sum,
+                count,
+            } => {
                 for &(le, c) in buckets {
-                    push_line(&mut text, name, "_bucket", &labels, Some(("le", le, false)), c);
+                    push_line(
+                        &mut text,
+                        name,
+                        "_bucket",
+                        &labels,
+                        Some(("le", le, false)),
+                        c,
+                    );
                     push_line(&mut om, name, "_bucket", &labels, Some(("le", le, true)), c);
                 }
                 push_sum_count(&mut text, name, &labels, *sum, *count);
@@ -144,9 +155,20 @@ fn render_family(f: model::Family, extra: Option<&[u8]>, with_spans: bool) -> Re
                     push_sum_count(&mut om, name, &labels, *sum, *count);
                 }
             }
-            SampleValue::Summary { quantiles, sum, count } => {
+            SampleValue::Summary {
+                quantiles,
+                sum,
+                count,
+            } => {
                 for &(q, v) in quantiles {
-                    push_line(&mut text, name, "", &labels, Some(("quantile", q, false)), v);
+                    push_line(
+                        &mut text,
+                        name,
+                        "",
+                        &labels,
+                        Some(("quantile", q, false)),
+                        v,
+                    );
                     // NaN ("no observations") is fine; only negative values are forbidden.
                     if v.is_nan() || v >= 0.0 {
                         push_line(&mut om, name, "", &labels, Some(("quantile", q, true)), v);
@@ -299,7 +321,14 @@ pub fn om_name_and_type(name: &str, kind: MetricType) -> (&str, &'static str) {
 /// Writes the metadata lines of `fam` for `format`: text `# HELP`, `# TYPE`; OpenMetrics
 /// `# TYPE`, `# UNIT` (if any), `# HELP` (if not empty), under the OpenMetrics family name.
 pub fn write_header(fam: &RenderedFamily, format: Format, out: &mut Vec<u8>) {
-    write_header_parts(&fam.name, fam.kind, &fam.help, fam.unit.as_deref(), format, out);
+    write_header_parts(
+        &fam.name,
+        fam.kind,
+        &fam.help,
+        fam.unit.as_deref(),
+        format,
+        out,
+    );
 }
 
 /// [`write_header`] from the parts, for callers without a [`RenderedFamily`].
@@ -467,7 +496,14 @@ mod tests {
         write_header_parts("x", MetricType::Gauge, help, None, Format::Text, &mut t);
         assert_eq!(t, b"# HELP x a \\\\ b\\n\"c\"\n# TYPE x gauge\n");
         let mut o = Vec::new();
-        write_header_parts("x", MetricType::Gauge, help, None, Format::OpenMetrics, &mut o);
+        write_header_parts(
+            "x",
+            MetricType::Gauge,
+            help,
+            None,
+            Format::OpenMetrics,
+            &mut o,
+        );
         assert_eq!(o, b"# TYPE x gauge\n# HELP x a \\\\ b\\n\\\"c\\\"\n");
     }
 
@@ -491,7 +527,10 @@ mod tests {
             false,
         );
         assert_eq!(text(&fams[0]), "up 1\n");
-        assert_eq!(text(&fams[1]), "h_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n");
+        assert_eq!(
+            text(&fams[1]),
+            "h_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n"
+        );
     }
 
     #[test]
@@ -505,9 +544,18 @@ mod tests {
             header("io_seconds_total", MetricType::Counter, Some("seconds")),
             "# TYPE io_seconds counter\n# UNIT io_seconds seconds\n# HELP io_seconds h\n"
         );
-        assert_eq!(header("events", MetricType::Counter, None), "# TYPE events unknown\n# HELP events h\n");
-        assert_eq!(header("_total", MetricType::Counter, None), "# TYPE _total unknown\n# HELP _total h\n");
-        assert_eq!(header("u", MetricType::Untyped, None), "# TYPE u unknown\n# HELP u h\n");
+        assert_eq!(
+            header("events", MetricType::Counter, None),
+            "# TYPE events unknown\n# HELP events h\n"
+        );
+        assert_eq!(
+            header("_total", MetricType::Counter, None),
+            "# TYPE _total unknown\n# HELP _total h\n"
+        );
+        assert_eq!(
+            header("u", MetricType::Untyped, None),
+            "# TYPE u unknown\n# HELP u h\n"
+        );
     }
 
     #[test]
@@ -516,7 +564,14 @@ mod tests {
         write_header_parts("x", MetricType::Untyped, "", None, Format::Text, &mut t);
         assert_eq!(t, b"# HELP x \n# TYPE x untyped\n");
         let mut o = Vec::new();
-        write_header_parts("x", MetricType::Untyped, "", None, Format::OpenMetrics, &mut o);
+        write_header_parts(
+            "x",
+            MetricType::Untyped,
+            "",
+            None,
+            Format::OpenMetrics,
+            &mut o,
+        );
         assert_eq!(o, b"# TYPE x unknown\n");
     }
 
@@ -589,7 +644,13 @@ mod tests {
     fn openmetrics_omissions_parse_with_python_openmetrics_parser() {
         let fams = rendered(OM_STRICTER, None, false);
         let got = python_parse(&exposition(&fams, Format::OpenMetrics), Format::OpenMetrics);
-        assert_eq!(got, ["skew_seconds summary - 2", "temp_delta_celsius histogram - 10"]);
+        assert_eq!(
+            got,
+            [
+                "skew_seconds summary - 2",
+                "temp_delta_celsius histogram - 10"
+            ]
+        );
     }
 
     #[test]
@@ -598,7 +659,13 @@ mod tests {
         let body = exposition(&fams, Format::Text);
         promtool_check(&body, true);
         let got = python_parse(&body, Format::Text);
-        assert_eq!(got, ["skew_seconds summary - 5", "temp_delta_celsius histogram - 14"]);
+        assert_eq!(
+            got,
+            [
+                "skew_seconds summary - 5",
+                "temp_delta_celsius histogram - 14"
+            ]
+        );
     }
 
     #[test]
@@ -617,11 +684,18 @@ mod tests {
         assert_eq!(&text(f)[..f.spans[0].text_end as usize], first_text);
         assert_eq!(f.spans[1].text_end as usize, f.text.len());
         assert_eq!(f.spans[1].om_end as usize, f.om.len());
-        assert!(om(f)[..f.spans[0].om_end as usize].ends_with("x_count{a=\"1\",b=\"2\",plugin=\"disk\"} 1\n"));
-        let reordered = vec![("b".to_string(), "2".to_string()), ("a".to_string(), "1".to_string())];
+        assert!(om(f)[..f.spans[0].om_end as usize]
+            .ends_with("x_count{a=\"1\",b=\"2\",plugin=\"disk\"} 1\n"));
+        let reordered = vec![
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ];
         assert_eq!(f.spans[0].key, series_key(&reordered));
         // An empty value is an absent label to Prometheus, so it does not change the key.
-        let with_empty = vec![("a".to_string(), "2".to_string()), ("z".to_string(), String::new())];
+        let with_empty = vec![
+            ("a".to_string(), "2".to_string()),
+            ("z".to_string(), String::new()),
+        ];
         assert_eq!(f.spans[1].key, series_key(&with_empty));
         assert_ne!(f.spans[0].key, f.spans[1].key);
     }

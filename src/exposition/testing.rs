@@ -26,9 +26,17 @@ pub const GOLDEN_OM: &str = include_str!("../../tests/golden/fixture.om");
 
 /// Validates a JSON batch with default options and renders it, panicking on any drop (test
 /// inputs that are meant to be valid must be).
-pub fn rendered(json: &str, extra_label: Option<(&str, &str)>, with_spans: bool) -> Vec<RenderedFamily> {
+pub fn rendered(
+    json: &str,
+    extra_label: Option<(&str, &str)>,
+    with_spans: bool,
+) -> Vec<RenderedFamily> {
     let mut drops = Drops::default();
-    let fams = validate(families(json), &ValidateOptions::with_extra_label(extra_label), &mut drops);
+    let fams = validate(
+        families(json),
+        &ValidateOptions::with_extra_label(extra_label),
+        &mut drops,
+    );
     assert_eq!(drops, Drops::default(), "test batch should be valid");
     render(fams, extra_label, with_spans)
 }
@@ -112,5 +120,37 @@ pub fn python_parse(body: &str, format: Format) -> Vec<String> {
         out.status.success(),
         "prometheus_client ({which}) rejected the exposition:\n{stderr}\nbody:\n{body}"
     );
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "promtool check metrics exited Some(1)")]
+    fn promtool_check_fails_on_a_parse_error() {
+        promtool_check("x{a=\"1\" 1\n", true);
+    }
+
+    #[test]
+    #[should_panic(expected = "promtool check metrics exited Some(3)")]
+    fn promtool_check_fails_on_lint_when_lint_is_not_allowed() {
+        promtool_check("# HELP x_total \n# TYPE x_total gauge\nx_total 1\n", false);
+    }
+
+    #[test]
+    #[should_panic(expected = "prometheus_client (om) rejected the exposition")]
+    fn python_openmetrics_parse_fails_without_eof() {
+        python_parse("# TYPE x gauge\nx 1\n", Format::OpenMetrics);
+    }
+
+    #[test]
+    #[should_panic(expected = "prometheus_client (text) rejected the exposition")]
+    fn python_text_parse_fails_on_a_broken_line() {
+        python_parse("x{a=\"1\" 1\n", Format::Text);
+    }
 }

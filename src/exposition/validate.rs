@@ -187,7 +187,11 @@ pub fn validate(
 }
 
 /// Family-level decisions, from names and types only: which families may go on.
-fn accept_families(families: &[proto::Family], opts: &ValidateOptions, drops: &mut Drops) -> Vec<bool> {
+fn accept_families(
+    families: &[proto::Family],
+    opts: &ValidateOptions,
+    drops: &mut Drops,
+) -> Vec<bool> {
     let mut names: HashSet<&str> = HashSet::with_capacity(families.len());
     let mut claims: HashSet<ClaimedName<'_>> = HashSet::with_capacity(families.len() * 3);
     let mut accepted = Vec::with_capacity(families.len());
@@ -210,7 +214,11 @@ fn accept_families(families: &[proto::Family], opts: &ValidateOptions, drops: &m
 }
 
 /// Unit, samples and duplicates of one accepted family. `None` when all its samples went.
-fn validate_family(f: proto::Family, opts: &ValidateOptions, drops: &mut Drops) -> Option<model::Family> {
+fn validate_family(
+    f: proto::Family,
+    opts: &ValidateOptions,
+    drops: &mut Drops,
+) -> Option<model::Family> {
     let unit = match f.unit {
         Some(u) if unit_fits(&f.name, f.kind, &u) => Some(u),
         Some(_) => {
@@ -243,7 +251,9 @@ fn validate_family(f: proto::Family, opts: &ValidateOptions, drops: &mut Drops) 
 /// A unit is `[a-zA-Z0-9_:]+` and the OpenMetrics family name must end in `_<unit>`.
 fn unit_fits(name: &str, kind: MetricType, unit: &str) -> bool {
     let valid = !unit.is_empty()
-        && unit.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':');
+        && unit
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':');
     let family = match kind {
         MetricType::Counter => counter_stem(name).unwrap_or(name),
         _ => name,
@@ -255,13 +265,18 @@ fn unit_fits(name: &str, kind: MetricType, unit: &str) -> bool {
 }
 
 /// One sample: labels, then value shape and values for the family's type.
-fn validate_sample(s: proto::Sample, kind: MetricType, opts: &ValidateOptions) -> Option<model::Sample> {
+fn validate_sample(
+    s: proto::Sample,
+    kind: MetricType,
+    opts: &ValidateOptions,
+) -> Option<model::Sample> {
     if !labels_ok(&s.labels.0, opts) {
         return None;
     }
     let value = match kind {
         MetricType::Counter | MetricType::Gauge | MetricType::Untyped => {
-            if s.buckets.is_some() || s.quantiles.is_some() || s.sum.is_some() || s.count.is_some() {
+            if s.buckets.is_some() || s.quantiles.is_some() || s.sum.is_some() || s.count.is_some()
+            {
                 return None;
             }
             let v = s.value?.0;
@@ -435,7 +450,10 @@ mod tests {
 
     fn assert_sample_dropped(kind: &str, sample: &str, opts: &ValidateOptions) {
         let (kept, drops) = one_sample(kind, sample, opts);
-        assert!(kept.is_empty(), "{kind} {sample} should be dropped, kept {kept:?}");
+        assert!(
+            kept.is_empty(),
+            "{kind} {sample} should be dropped, kept {kept:?}"
+        );
         assert_eq!(drops, invalid(1), "{kind} {sample}");
     }
 
@@ -496,14 +514,23 @@ mod tests {
             claimed("foo", MetricType::Histogram),
             ["foo", "foo_bucket", "foo_count", "foo_sum", "foo_created"]
         );
-        assert_eq!(claimed("foo", MetricType::Summary), ["foo", "foo_count", "foo_sum", "foo_created"]);
-        assert_eq!(claimed("foo_total", MetricType::Counter), ["foo", "foo_total", "foo_created"]);
+        assert_eq!(
+            claimed("foo", MetricType::Summary),
+            ["foo", "foo_count", "foo_sum", "foo_created"]
+        );
+        assert_eq!(
+            claimed("foo_total", MetricType::Counter),
+            ["foo", "foo_total", "foo_created"]
+        );
         assert_eq!(claimed("foo", MetricType::Counter), ["foo"]);
         assert_eq!(claimed("foo_sum", MetricType::Gauge), ["foo_sum"]);
         assert_eq!(claimed("foo", MetricType::Untyped), ["foo"]);
         // Same text, different split: equal claims.
         let bucket = ClaimedName::new("foo", "_bucket");
-        assert_eq!(claimed_names("foo_bucket", MetricType::Gauge).next(), Some(bucket));
+        assert_eq!(
+            claimed_names("foo_bucket", MetricType::Gauge).next(),
+            Some(bucket)
+        );
     }
 
     #[test]
@@ -573,7 +600,10 @@ mod tests {
           {"name":"bytes","type":"gauge","unit":"bytes","samples":[{"value":1}]}
         ]"#;
         let (out, drops) = run_default(json);
-        let units: Vec<(&str, Option<&str>)> = out.iter().map(|f| (f.name.as_str(), f.unit.as_deref())).collect();
+        let units: Vec<(&str, Option<&str>)> = out
+            .iter()
+            .map(|f| (f.name.as_str(), f.unit.as_deref()))
+            .collect();
         assert_eq!(
             units,
             [
@@ -609,10 +639,22 @@ mod tests {
             ("gauge", r#"{"labels":{"plugin":"x"},"value":1}"#),
             ("gauge", r#"{"labels":{"le":"1"},"value":1}"#),
             ("gauge", r#"{"labels":{"quantile":"1"},"value":1}"#),
-            ("histogram", r#"{"labels":{"le":"1"},"buckets":[],"sum":0,"count":0}"#),
-            ("histogram", r#"{"labels":{"quantile":"1"},"buckets":[],"sum":0,"count":0}"#),
-            ("summary", r#"{"labels":{"quantile":"1"},"quantiles":[],"sum":0,"count":0}"#),
-            ("summary", r#"{"labels":{"le":"1"},"quantiles":[],"sum":0,"count":0}"#),
+            (
+                "histogram",
+                r#"{"labels":{"le":"1"},"buckets":[],"sum":0,"count":0}"#,
+            ),
+            (
+                "histogram",
+                r#"{"labels":{"quantile":"1"},"buckets":[],"sum":0,"count":0}"#,
+            ),
+            (
+                "summary",
+                r#"{"labels":{"quantile":"1"},"quantiles":[],"sum":0,"count":0}"#,
+            ),
+            (
+                "summary",
+                r#"{"labels":{"le":"1"},"quantiles":[],"sum":0,"count":0}"#,
+            ),
             // Three plugin labels plus the extra label exceed max_labels = 3.
             ("gauge", r#"{"labels":{"a":"1","b":"2","c":"3"},"value":1}"#),
             ("gauge", r#"{"labels":{"abcdefghi":"x"},"value":1}"#),
@@ -622,7 +664,11 @@ mod tests {
             assert_sample_dropped(kind, sample, &opts);
         }
         // Exactly at every limit is fine; a single underscore prefix is not reserved.
-        let s = assert_sample_kept("gauge", r#"{"labels":{"_a":"12345","abcdefgh":""},"value":1}"#, &opts);
+        let s = assert_sample_kept(
+            "gauge",
+            r#"{"labels":{"_a":"12345","abcdefgh":""},"value":1}"#,
+            &opts,
+        );
         assert_eq!(s.labels.len(), 2);
     }
 
@@ -639,11 +685,17 @@ mod tests {
             ("histogram", r#"{"buckets":[],"count":1}"#),
             ("histogram", r#"{"buckets":[],"sum":1}"#),
             ("histogram", r#"{"value":1,"buckets":[],"sum":0,"count":0}"#),
-            ("histogram", r#"{"quantiles":[],"buckets":[],"sum":0,"count":0}"#),
+            (
+                "histogram",
+                r#"{"quantiles":[],"buckets":[],"sum":0,"count":0}"#,
+            ),
             ("summary", r#"{"sum":1,"count":1}"#),
             ("summary", r#"{"quantiles":[],"count":1}"#),
             ("summary", r#"{"quantiles":[],"sum":1}"#),
-            ("summary", r#"{"quantiles":[],"buckets":[],"sum":0,"count":0}"#),
+            (
+                "summary",
+                r#"{"quantiles":[],"buckets":[],"sum":0,"count":0}"#,
+            ),
         ];
         for (kind, sample) in cases {
             assert_sample_dropped(kind, sample, &opts);
@@ -691,10 +743,18 @@ mod tests {
             r#"{"buckets":[{"le":"-Inf","count":0},{"le":1,"count":2}],"sum":"NaN","count":3}"#,
             &opts,
         );
-        let SampleValue::Histogram { buckets, sum, count } = appended.value else {
+        let SampleValue::Histogram {
+            buckets,
+            sum,
+            count,
+        } = appended.value
+        else {
             panic!("not a histogram")
         };
-        assert_eq!(buckets, [(f64::NEG_INFINITY, 0.0), (1.0, 2.0), (f64::INFINITY, 3.0)]);
+        assert_eq!(
+            buckets,
+            [(f64::NEG_INFINITY, 0.0), (1.0, 2.0), (f64::INFINITY, 3.0)]
+        );
         assert!(sum.is_nan());
         assert_eq!(count, 3.0);
         let explicit = assert_sample_kept(
@@ -733,7 +793,12 @@ mod tests {
             r#"{"quantiles":[{"quantile":0,"value":"NaN"},{"quantile":1,"value":-3}],"sum":"-Inf","count":0}"#,
             &opts,
         );
-        let SampleValue::Summary { quantiles, sum, count } = ok.value else {
+        let SampleValue::Summary {
+            quantiles,
+            sum,
+            count,
+        } = ok.value
+        else {
             panic!("not a summary")
         };
         assert!(quantiles[0].1.is_nan());
@@ -751,7 +816,14 @@ mod tests {
             {"labels":{"a":"2"},"value":5}]}]"#;
         let (out, drops) = run_default(json);
         let values: Vec<_> = out[0].samples.iter().map(|s| s.value.clone()).collect();
-        assert_eq!(values, [SampleValue::Scalar(1.0), SampleValue::Scalar(3.0), SampleValue::Scalar(5.0)]);
+        assert_eq!(
+            values,
+            [
+                SampleValue::Scalar(1.0),
+                SampleValue::Scalar(3.0),
+                SampleValue::Scalar(5.0)
+            ]
+        );
         assert_eq!(
             drops,
             Drops {

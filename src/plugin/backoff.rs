@@ -62,7 +62,11 @@ mod tests {
         let mut bound = Duration::from_millis(100);
         for _ in 0..15 {
             let d = b.next_delay(Duration::ZERO);
-            assert!(d >= bound / 2 && d <= bound, "{d:?} outside [{:?}, {bound:?}]", bound / 2);
+            assert!(
+                d >= bound / 2 && d <= bound,
+                "{d:?} outside [{:?}, {bound:?}]",
+                bound / 2
+            );
             bound = (bound * 2).min(Duration::from_secs(60));
         }
     }

@@ -99,7 +99,12 @@ impl Io {
 }
 
 /// Starts the three I/O tasks of a freshly spawned plugin, taking its pipe ends.
-pub fn start(stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd, opts: ReaderOptions) -> std::io::Result<Io> {
+pub fn start(
+    stdin: OwnedFd,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    opts: ReaderOptions,
+) -> std::io::Result<Io> {
     let stdin = pipe::Sender::from_owned_fd(stdin)?;
     let stdout = pipe::Receiver::from_owned_fd(stdout)?;
     let stderr = pipe::Receiver::from_owned_fd(stderr)?;
@@ -227,7 +232,11 @@ async fn read_stderr(pipe: pipe::Receiver, plugin: String) {
         }
         tokens -= 1.0;
         if suppressed > 0 {
-            tracing::warn!(plugin, lines = suppressed, "suppressed plugin stderr lines over the rate limit");
+            tracing::warn!(
+                plugin,
+                lines = suppressed,
+                "suppressed plugin stderr lines over the rate limit"
+            );
             suppressed = 0;
         }
         match line {
@@ -235,12 +244,21 @@ async fn read_stderr(pipe: pipe::Receiver, plugin: String) {
                 tracing::info!(plugin, source = "stderr", "{}", String::from_utf8_lossy(&l))
             }
             Line::TooLong { bytes } => {
-                tracing::info!(plugin, source = "stderr", bytes, "(a stderr line over 4 KiB, not shown)")
+                tracing::info!(
+                    plugin,
+                    source = "stderr",
+                    bytes,
+                    "(a stderr line over 4 KiB, not shown)"
+                )
             }
         }
     }
     if suppressed > 0 {
-        tracing::warn!(plugin, lines = suppressed, "suppressed plugin stderr lines over the rate limit");
+        tracing::warn!(
+            plugin,
+            lines = suppressed,
+            "suppressed plugin stderr lines over the rate limit"
+        );
     }
 }
 

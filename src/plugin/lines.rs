@@ -157,7 +157,10 @@ mod tests {
         let got = all(b"12345\n123456\n", 5).await;
         assert_eq!(
             got,
-            vec![Line::Complete(b"12345".to_vec()), Line::TooLong { bytes: 6 }]
+            vec![
+                Line::Complete(b"12345".to_vec()),
+                Line::TooLong { bytes: 6 }
+            ]
         );
     }
 

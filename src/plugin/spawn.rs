@@ -175,7 +175,14 @@ fn child_setup(parent: i32) -> io::Result<()> {
         if libc::setpgid(0, 0) != 0 {
             return Err(io::Error::last_os_error());
         }
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
             return Err(io::Error::last_os_error());
         }
         // The parent may have died between fork and prctl: then no signal will ever come.
@@ -250,7 +257,11 @@ pub fn reap_all() {
         if let Some(tx) = table.remove(&pid.as_raw()) {
             let _ = tx.send(status);
         } else {
-            tracing::debug!(pid = pid.as_raw(), ?status, "reaped an orphaned plugin descendant");
+            tracing::debug!(
+                pid = pid.as_raw(),
+                ?status,
+                "reaped an orphaned plugin descendant"
+            );
         }
     }
 }
@@ -335,7 +346,11 @@ pub fn sweep_stale() -> usize {
     let me = std::process::id();
     let mut killed = 0;
     for (pid, tags) in tagged_processes() {
-        let Some(sup) = tags.supervisor.as_deref().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(sup) = tags
+            .supervisor
+            .as_deref()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if sup == me || supervisor_alive(sup) {

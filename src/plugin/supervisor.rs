@@ -237,10 +237,7 @@ enum End {
     /// Every handle is gone.
     Orphaned,
     /// The process ended or was stopped for a fault; restart it.
-    Failed {
-        reason: &'static str,
-        error: String,
-    },
+    Failed { reason: &'static str, error: String },
 }
 
 /// The collect currently waiting for an answer.
@@ -267,7 +264,11 @@ impl Actor {
             let end = self.run_once().await;
             self.shared.attempted.store(true, Ordering::Release);
             self.shared.set_cached(None);
-            self.shared.metrics.up.with_label_values(&[&self.shared.name]).set(0.0);
+            self.shared
+                .metrics
+                .up
+                .with_label_values(&[&self.shared.name])
+                .set(0.0);
             let (why, error) = match end {
                 End::Stop(done) => {
                     self.set_state(State::Stopped, None);
@@ -322,8 +323,7 @@ impl Actor {
     fn environment(&self) -> Vec<(OsString, OsString)> {
         let mut env = vec![(
             OsString::from("PATH"),
-            std::env::var_os("PATH")
-                .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
         )];
         if let Some(lang) = std::env::var_os("LANG") {
             env.push(("LANG".into(), lang));
@@ -538,12 +538,7 @@ impl Actor {
 
     /// The stop sequence: `shutdown`, close stdin, SIGTERM the group after the grace period,
     /// SIGKILL after another, then kill strays that left the group.
-    async fn terminate(
-        &self,
-        io: &mut Io,
-        exited: &mut oneshot::Receiver<ExitStatus>,
-        pgid: Pid,
-    ) {
+    async fn terminate(&self, io: &mut Io, exited: &mut oneshot::Receiver<ExitStatus>, pgid: Pid) {
         self.set_state(State::Stopping, Some(pgid.as_raw()));
         io.send(&HostMessage::Shutdown(Shutdown {}));
         io.stdin = None;
@@ -624,7 +619,9 @@ fn record_success(shared: &Shared, batch: &Batch, took: Duration) {
     m.last_success.with_label_values(&[name]).set(now);
     m.series.with_label_values(&[name]).set(batch.series as f64);
     if !took.is_zero() {
-        m.collect_duration.with_label_values(&[name]).set(took.as_secs_f64());
+        m.collect_duration
+            .with_label_values(&[name])
+            .set(took.as_secs_f64());
     }
     let mut st = shared.status();
     st.up = true;

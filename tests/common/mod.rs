@@ -46,7 +46,12 @@ impl Exporter {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_plugin-exporter"));
         cmd.arg("--config.file")
             .arg(cfg)
-            .args(["--web.listen-address", "127.0.0.1:0", "--log.format", "json"])
+            .args([
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--log.format",
+                "json",
+            ])
             .args(["--log.level", "debug"])
             .args(extra)
             .stdin(Stdio::null())
@@ -90,7 +95,10 @@ impl Exporter {
             }
             let now = Instant::now();
             if now >= deadline {
-                panic!("no matching log line within {within:?}; logs:\n{}", logs.join("\n"));
+                panic!(
+                    "no matching log line within {within:?}; logs:\n{}",
+                    logs.join("\n")
+                );
             }
             logs = cv.wait_timeout(logs, deadline - now).unwrap().0;
         }
@@ -167,7 +175,10 @@ impl Exporter {
             if let Some(st) = self.child.try_wait().unwrap() {
                 return st.code();
             }
-            assert!(Instant::now() < deadline, "exporter did not exit within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "exporter did not exit within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -216,8 +227,23 @@ pub fn http_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> HttpRespons
 }
 
 /// A minimal HTTP/1.1 request over a fresh connection (`Connection: close`).
-pub fn http_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
-    let mut s = TcpStream::connect(addr).unwrap();
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> HttpResponse {
+    try_http_request(addr, method, path, headers).expect("connect")
+}
+
+/// [`http_request`], but a refused connection is an error rather than a panic.
+pub fn try_http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<HttpResponse> {
+    let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
@@ -233,23 +259,38 @@ pub fn http_request(addr: &str, method: &str, path: &str, headers: &[(&str, &str
         .expect("response has a header end");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
-    let status: u16 = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: HashMap<String, String> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers.get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
-    HttpResponse { status, headers, body }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
         b = &b[nl + 2..];
         if size == 0 {
             return out;
@@ -262,17 +303,15 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 /// The value of the series `name{labels}` (labels written exactly as in the exposition,
 /// e.g. `plugin="a"`), if present.
 pub fn value(body: &str, series: &str) -> Option<f64> {
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (s, v) = l.rsplit_once(' ')?;
-            (s == series).then(|| match v {
-                "NaN" => f64::NAN,
-                "+Inf" => f64::INFINITY,
-                "-Inf" => f64::NEG_INFINITY,
-                v => v.parse().unwrap(),
-            })
+    body.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (s, v) = l.rsplit_once(' ')?;
+        (s == series).then(|| match v {
+            "NaN" => f64::NAN,
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().unwrap(),
         })
+    })
 }
 
 /// Pids of every live process carrying the exporter's plugin tag for `plugin` (any
@@ -297,7 +336,9 @@ pub fn plugin_processes(plugin: &str) -> Vec<i32> {
 /// True when `pid` is a zombie or gone.
 pub fn is_zombie(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')),
+        Ok(s) => s
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z')),
         Err(_) => true,
     }
 }
@@ -328,7 +369,11 @@ pub fn wait_no_plugin_processes(plugin: &str, within: Duration) {
 pub fn unique(name: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Runs `promtool check metrics` on `body`: (exit code, output). 0 clean, 3 lint only,
@@ -341,7 +386,12 @@ pub fn promtool_check(body: &str) -> (i32, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool is installed (Debian package prometheus; scripts/test installs it)");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -366,12 +416,21 @@ pub fn python_parse(body: &str, openmetrics: bool) -> Vec<String> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("python3 runs");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "prometheus_client failed to parse (openmetrics={openmetrics}): {}\nbody:\n{body}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
 }
