@@ -3,8 +3,10 @@
 
 use crate::config::{self, ConfigError};
 use crate::http::Server;
+use crate::plugin::fence::Sandbox;
 use crate::plugin::spawn::{self, Reaper};
 use crate::plugin::{PluginHandle, SupervisorOptions};
+use crate::sandbox::cgroup::Cgroups;
 use crate::selfmetrics::SelfMetrics;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,8 +26,9 @@ pub struct Options {
     pub telemetry_path: String,
     /// Grace after `shutdown` before SIGTERM, and after SIGTERM before SIGKILL.
     pub shutdown_grace: Duration,
-    /// Longest protocol line accepted from a plugin, in bytes.
-    pub max_line: usize,
+    /// Use cgroups when the host allows (`true`), or never (`false`: rlimits and the
+    /// watchdog only).
+    pub cgroups: bool,
 }
 
 /// Why the exporter could not run.
@@ -75,6 +78,10 @@ pub async fn bind(address: &str) -> Result<TcpListener, AppError> {
 /// Runs the exporter until `shutdown` resolves, then stops every plugin and returns.
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
     let cfg = config::load(&opts.config_file)?;
+    // Non-dumpable: processes of the same uid (plugins without a user of their own) cannot
+    // read our memory or /proc/<pid>/environ, where the secrets are.
+    // SAFETY: prctl with integer arguments only changes this process's own attribute.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     Reaper::start().map_err(AppError::Reaper)?;
     spawn::start_guard().map_err(AppError::Reaper)?;
     let stale = spawn::sweep_stale();
@@ -89,10 +96,29 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         listeners.push(bind(a).await?);
     }
     let metrics = Arc::new(SelfMetrics::new(crate::VERSION, crate::REVISION));
+    let (cgroups, why) = if opts.cgroups {
+        Cgroups::detect_system()
+    } else {
+        let why = "disabled by --sandbox.cgroups=false".to_string();
+        (Cgroups::none(&why), why)
+    };
+    tracing::info!(cgroup = %cgroups.mode(), reason = %why, "plugin isolation chosen");
+    let removed = cgroups.remove_stale();
+    if removed > 0 {
+        tracing::warn!(
+            cgroups = removed,
+            "removed cgroups left by an exporter that died"
+        );
+    }
+    metrics
+        .isolation
+        .with_label_values(&[&cgroups.mode().to_string()])
+        .set(1.0);
+    let sandbox = Sandbox::new(cgroups);
     let sup = SupervisorOptions {
         plugin_label: cfg.global.plugin_label.clone(),
-        max_line: opts.max_line,
         shutdown_grace: opts.shutdown_grace,
+        sandbox: sandbox.clone(),
     };
     let plugins: Vec<PluginHandle> = cfg
         .plugins
@@ -121,6 +147,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     if strays > 0 {
         tracing::warn!(processes = strays, "killed stray plugin processes");
     }
+    sandbox.cgroups.cleanup();
     tracing::info!("stopped");
     Ok(())
 }

@@ -192,6 +192,9 @@ impl Server {
     /// Merges the batches (in plugin order) with our own metrics, counting merge drops once
     /// per batch.
     pub fn encode(&self, batches: &[Option<Arc<Batch>>], format: Format) -> Vec<u8> {
+        for p in &self.plugins {
+            p.refresh_usage();
+        }
         let own = render(self.metrics.families(), None, false);
         let contributions: Vec<Contribution> = batches
             .iter()

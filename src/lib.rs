@@ -30,6 +30,7 @@ pub mod exposition;
 pub mod http;
 pub mod logging;
 pub mod plugin;
+pub mod sandbox;
 pub mod selfmetrics;
 
 /// The exporter's version, from Cargo.

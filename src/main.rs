@@ -36,9 +36,10 @@ struct Cli {
     /// Time a plugin gets to exit after `shutdown`, and again after SIGTERM, before SIGKILL.
     #[arg(long = "plugin.shutdown-grace", default_value = "2s", value_parser = parse_duration)]
     shutdown_grace: std::time::Duration,
-    /// Longest protocol line accepted from a plugin, in bytes; longer lines are dropped.
-    #[arg(long = "plugin.max-line-bytes", default_value_t = 16 * 1024 * 1024)]
-    max_line: usize,
+    /// Fence plugins with cgroups where the host allows (v2 delegated subtree, else v1);
+    /// with false, only rlimits and the watchdog.
+    #[arg(long = "sandbox.cgroups", default_value_t = true, action = clap::ArgAction::Set)]
+    cgroups: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -110,7 +111,7 @@ fn main() -> ExitCode {
         listen: cli.listen,
         telemetry_path: cli.telemetry_path,
         shutdown_grace: cli.shutdown_grace,
-        max_line: cli.max_line,
+        cgroups: cli.cgroups,
     };
     match runtime.block_on(app::run(opts, app::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,

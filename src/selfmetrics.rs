@@ -5,7 +5,8 @@
 //! Label values are fixed codes ([`kind`], [`reason`]), never free text.
 
 use crate::exposition::model::{Family, MetricType, Sample, SampleValue};
-use prometheus::{Gauge, GaugeVec, IntCounterVec, Opts, Registry};
+use crate::plugin::fence::Usage;
+use prometheus::{CounterVec, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
 
 /// Codes for `plugin_exporter_plugin_errors_total{kind}`.
 pub mod kind {
@@ -26,8 +27,12 @@ pub mod kind {
     pub const LATE: &str = "late";
     /// The plugin answered a collect with `error`.
     pub const PLUGIN_ERROR: &str = "plugin_error";
+    /// A collect rejected whole for holding more series than `max_series`.
+    pub const SERIES_LIMIT: &str = "series_limit";
+    /// A collect rejected whole for a series over `max_labels` or the label length bounds.
+    pub const LABEL_LIMIT: &str = "label_limit";
     /// Every kind, for initialising the counters at zero.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 10] = [
         TIMEOUT,
         PROTOCOL,
         LINE_TOO_LONG,
@@ -36,7 +41,27 @@ pub mod kind {
         CONFLICT,
         LATE,
         PLUGIN_ERROR,
+        SERIES_LIMIT,
+        LABEL_LIMIT,
     ];
+}
+
+/// Codes for `plugin_exporter_plugin_limit_hits_total{limit}`.
+pub mod limit {
+    /// The memory limit was reached (cgroup failcnt or `max` events; the watchdog's kills).
+    pub const MEMORY: &str = "memory";
+    /// The CPU quota throttled the plugin (periods throttled; the watchdog's stops).
+    pub const CPU: &str = "cpu";
+    /// The process limit refused a fork.
+    pub const PIDS: &str = "pids";
+    /// A collect held more series than `max_series`.
+    pub const MAX_SERIES: &str = "max_series";
+    /// A series had more labels than `max_labels`, or a label over the length bounds.
+    pub const MAX_LABELS: &str = "max_labels";
+    /// A protocol line was longer than `max_line`.
+    pub const MAX_LINE: &str = "max_line";
+    /// Every limit, for initialising the counters at zero.
+    pub const ALL: [&str; 6] = [MEMORY, CPU, PIDS, MAX_SERIES, MAX_LABELS, MAX_LINE];
 }
 
 /// Codes for `plugin_exporter_plugin_restarts_total{reason}`.
@@ -53,14 +78,20 @@ pub mod reason {
     pub const STDOUT_CLOSED: &str = "stdout_closed";
     /// The command could not be started.
     pub const SPAWN_FAILED: &str = "spawn_failed";
+    /// The plugin was killed for exceeding its memory limit.
+    pub const OOM: &str = "oom";
+    /// The executable's SHA-256 did not match the configured one; it was not started.
+    pub const CHECKSUM: &str = "checksum";
     /// Every reason, for initialising the counters at zero.
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 8] = [
         EXITED,
         CRASHED,
         TIMEOUT,
         PROTOCOL,
         STDOUT_CLOSED,
         SPAWN_FAILED,
+        OOM,
+        CHECKSUM,
     ];
 }
 
@@ -79,6 +110,18 @@ pub struct SelfMetrics {
     pub restarts: IntCounterVec,
     /// Errors and dropped items by kind.
     pub errors: IntCounterVec,
+    /// Memory of the plugin's process tree.
+    pub memory: GaugeVec,
+    /// CPU time of the plugin's process tree.
+    pub cpu: CounterVec,
+    /// Processes in the plugin's tree.
+    pub processes: GaugeVec,
+    /// Kills for exceeding the memory limit.
+    pub oom_kills: IntCounterVec,
+    /// Limit hits by limit.
+    pub limit_hits: IntCounterVec,
+    /// The isolation mode, as a label of a constant 1.
+    pub isolation: GaugeVec,
 }
 
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
@@ -140,6 +183,50 @@ impl SelfMetrics {
                 "Errors of the plugin and series or lines of it dropped, by kind.",
                 &["plugin", "kind"],
             ),
+            memory: gauge_vec(
+                &registry,
+                &format!("{p}memory_bytes"),
+                "Memory used by the plugin's whole process tree (cgroup, or the watchdog's RSS sum).",
+                &["plugin"],
+            ),
+            cpu: {
+                let c = CounterVec::new(
+                    Opts::new(
+                        format!("{p}cpu_seconds_total"),
+                        "CPU time used by the plugin's whole process tree.",
+                    ),
+                    &["plugin"],
+                )
+                .expect("static metric options are valid");
+                registry
+                    .register(Box::new(c.clone()))
+                    .expect("each metric name is registered once");
+                c
+            },
+            processes: gauge_vec(
+                &registry,
+                &format!("{p}processes"),
+                "Processes in the plugin's tree.",
+                &["plugin"],
+            ),
+            oom_kills: counter_vec(
+                &registry,
+                &format!("{p}oom_kills_total"),
+                "Kills of the plugin's processes for exceeding its memory limit.",
+                &["plugin"],
+            ),
+            limit_hits: counter_vec(
+                &registry,
+                &format!("{p}limit_hits_total"),
+                "Times the plugin hit one of its limits, by limit.",
+                &["plugin", "limit"],
+            ),
+            isolation: gauge_vec(
+                &registry,
+                "plugin_exporter_isolation_info",
+                "How plugins are isolated: cgroup v2, v1, or none (rlimits and the watchdog).",
+                &["cgroup"],
+            ),
             registry,
         };
         let info = Gauge::with_opts(
@@ -170,6 +257,49 @@ impl SelfMetrics {
         for k in kind::ALL {
             self.errors.with_label_values(&[plugin, k]);
         }
+        self.memory.with_label_values(&[plugin]).set(0.0);
+        self.cpu.with_label_values(&[plugin]);
+        self.processes.with_label_values(&[plugin]).set(0.0);
+        self.oom_kills.with_label_values(&[plugin]);
+        for l in limit::ALL {
+            self.limit_hits.with_label_values(&[plugin, l]);
+        }
+    }
+
+    /// Records a plugin's resource use. Cumulative figures advance counters by what grew
+    /// since `seen`, which is then updated (a source that restarted from zero restarts
+    /// `seen` without moving the counter back).
+    pub fn usage(&self, plugin: &str, now: &Usage, seen: &mut Usage) {
+        self.memory
+            .with_label_values(&[plugin])
+            .set(now.memory_bytes as f64);
+        self.processes
+            .with_label_values(&[plugin])
+            .set(now.processes as f64);
+        if now.cpu_seconds > seen.cpu_seconds {
+            self.cpu
+                .with_label_values(&[plugin])
+                .inc_by(now.cpu_seconds - seen.cpu_seconds);
+        }
+        let grow = |n: u64, s: u64| n.saturating_sub(s);
+        self.oom_kills
+            .with_label_values(&[plugin])
+            .inc_by(grow(now.oom_kills, seen.oom_kills));
+        for (l, n, s) in [
+            (limit::MEMORY, now.memory_hits, seen.memory_hits),
+            (limit::PIDS, now.pids_hits, seen.pids_hits),
+            (limit::CPU, now.cpu_hits, seen.cpu_hits),
+        ] {
+            self.limit_hits
+                .with_label_values(&[plugin, l])
+                .inc_by(grow(n, s));
+        }
+        *seen = *now;
+    }
+
+    /// Adds one to `limit_hits_total{plugin, limit}`.
+    pub fn limit_hit(&self, plugin: &str, limit: &str) {
+        self.limit_hits.with_label_values(&[plugin, limit]).inc();
     }
 
     /// Removes a plugin's series (it is no longer configured).
@@ -183,6 +313,13 @@ impl SelfMetrics {
         }
         for k in kind::ALL {
             let _ = self.errors.remove_label_values(&[plugin, k]);
+        }
+        let _ = self.memory.remove_label_values(&[plugin]);
+        let _ = self.cpu.remove_label_values(&[plugin]);
+        let _ = self.processes.remove_label_values(&[plugin]);
+        let _ = self.oom_kills.remove_label_values(&[plugin]);
+        for l in limit::ALL {
+            let _ = self.limit_hits.remove_label_values(&[plugin, l]);
         }
     }
 

@@ -1,7 +1,7 @@
 //! Config files with mistakes are refused with the file, line and key of every problem; a
 //! valid one comes back with every default applied and secrets kept out of any output.
 
-use plugin_exporter::config::{self, Config, ConfigError, Mode, Secret};
+use plugin_exporter::config::{self, Config, ConfigError, Limits, Mode, RunAs, Secret};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -69,7 +69,8 @@ fn unknown_key_in_a_plugin_is_refused_with_file_line_and_key() {
         "global:\n  timeout: 5s\nplugins:\n  - name: disk\n    command: [./plugin]\n    timeot: 3s\n",
     );
     let expected = "plugins[disk].timeot: unknown field `timeot`, expected one of `name`, \
-        `command`, `mode`, `interval`, `timeout`, `config`, `env`, `working_dir`";
+        `command`, `mode`, `interval`, `timeout`, `config`, `env`, `working_dir`, `limits`, \
+        `user`, `group`, `allow_root`, `sha256`";
     assert_eq!(text, format!("{}{expected}", fx.at(6, 5)));
 }
 
@@ -78,7 +79,7 @@ fn unknown_key_in_global_and_at_the_top() {
     let fx = Fixture::new();
     let text = fx.refuse("global:\n  interval: 15s\n  plugin_lable: x\nplugins: []\n");
     let expected = "global.plugin_lable: unknown field `plugin_lable`, expected one of \
-        `timeout`, `interval`, `plugin_label`";
+        `timeout`, `interval`, `plugin_label`, `limits`, `user`, `group`, `allow_root`";
     assert_eq!(text, format!("{}{expected}", fx.at(3, 3)));
 
     let text = fx.refuse("plugins: []\nscrape_configs: []\n");
@@ -420,5 +421,405 @@ fn load_reads_the_file_and_reports_io_errors() {
     assert_eq!(
         err.to_string(),
         format!("cannot read config file {}", missing.display())
+    );
+}
+
+/// The uid and primary gid of `name` in /etc/passwd, read without the code under test.
+fn passwd_ids(name: &str) -> (u32, u32) {
+    let passwd = fs::read_to_string("/etc/passwd").unwrap();
+    let fields: Vec<&str> = passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields[0] == name)
+        .unwrap_or_else(|| panic!("no user `{name}` in /etc/passwd"));
+    (fields[2].parse().unwrap(), fields[3].parse().unwrap())
+}
+
+/// The gid of `name` in /etc/group.
+fn group_id(name: &str) -> u32 {
+    let groups = fs::read_to_string("/etc/group").unwrap();
+    let line = groups
+        .lines()
+        .find(|line| line.split(':').next() == Some(name))
+        .unwrap_or_else(|| panic!("no group `{name}` in /etc/group"));
+    line.split(':').nth(2).unwrap().parse().unwrap()
+}
+
+const MIB: u64 = 1024 * 1024;
+
+#[test]
+fn limits_default_and_merge_key_by_key() {
+    let fx = Fixture::new();
+    let config = fx
+        .parse("plugins:\n  - name: disk\n    command: [./plugin]\n")
+        .unwrap();
+    let expected_defaults = Limits {
+        memory: Some(256 * MIB),
+        cpu: Some(1.0),
+        pids: Some(64),
+        nofile: 1024,
+        fsize: 64 * MIB,
+        max_series: 100_000,
+        max_line: 16 * MIB as usize,
+        max_labels: 32,
+    };
+    assert_eq!(config.global.limits, expected_defaults);
+    assert_eq!(config.plugins[0].limits, expected_defaults);
+    assert_eq!(Limits::default(), expected_defaults);
+
+    let yaml = "\
+global:
+  limits:
+    memory: 64MiB
+    cpu: 0.25
+    pids: 32
+    nofile: 256
+    fsize: 16MiB
+    max_series: 10000
+    max_line: 1MiB
+    max_labels: 16
+plugins:
+  - name: inherits
+    command: [./plugin]
+  - name: more-memory
+    command: [./plugin]
+    limits: {memory: 128MiB}
+  - name: unlimited
+    command: [./plugin]
+    limits:
+      memory: null
+      cpu: ~
+      pids:
+      max_line: 2097152
+";
+    let config = fx.parse(yaml).unwrap();
+    let global = Limits {
+        memory: Some(64 * MIB),
+        cpu: Some(0.25),
+        pids: Some(32),
+        nofile: 256,
+        fsize: 16 * MIB,
+        max_series: 10_000,
+        max_line: MIB as usize,
+        max_labels: 16,
+    };
+    assert_eq!(config.global.limits, global);
+    assert_eq!(config.plugins[0].limits, global);
+    assert_eq!(
+        config.plugins[1].limits,
+        Limits {
+            memory: Some(128 * MIB),
+            ..global.clone()
+        }
+    );
+    assert_eq!(
+        config.plugins[2].limits,
+        Limits {
+            memory: None,
+            cpu: None,
+            pids: None,
+            max_line: 2 * MIB as usize,
+            ..global
+        }
+    );
+    // A reload compares plugin configs: a changed limit is a change.
+    let changed = fx.parse(&yaml.replace("128MiB", "129MiB")).unwrap();
+    assert_eq!(changed.plugins[0], config.plugins[0]);
+    assert_ne!(changed.plugins[1], config.plugins[1]);
+}
+
+#[test]
+fn bad_sizes_name_the_key_the_value_and_the_binary_units() {
+    let fx = Fixture::new();
+    let text = fx.refuse("global:\n  limits:\n    memory: 64MB\n");
+    let expected = "global.limits.memory: invalid size `64MB`: the unit `MB` is not accepted, \
+        so that no one has to guess between 1000 and 1024; sizes use the binary units B, KiB, \
+        MiB, GiB, TiB (1KiB = 1024 bytes): write 64MiB, or a number of bytes";
+    assert_eq!(text, format!("{}{expected}", fx.at(3, 13)));
+
+    let text = fx
+        .refuse("plugins:\n  - name: disk\n    command: [./plugin]\n    limits: {fsize: 1.5MiB}\n");
+    let expected = "plugins[disk].limits.fsize: invalid size `1.5MiB`: expected a whole number \
+        of bytes, or a whole number followed by one of the binary units B, KiB, MiB, GiB, TiB \
+        (1KiB = 1024 bytes), like 512KiB or 64MiB";
+    assert_eq!(text, format!("{}{expected}", fx.at(4, 21)));
+
+    let text = fx.refuse("global:\n  limits:\n    max_line: 99999999TiB\n");
+    let expected = "global.limits.max_line: size `99999999TiB` is too large: it does not fit \
+        in 64 bits";
+    assert_eq!(text, format!("{}{expected}", fx.at(3, 15)));
+}
+
+#[test]
+fn unknown_keys_inside_limits_are_refused() {
+    let fx = Fixture::new();
+    let text = fx.refuse(
+        "plugins:\n  - name: disk\n    command: [./plugin]\n    limits:\n      memory: 1GiB\n      memroy: 1GiB\n",
+    );
+    let expected = "plugins[disk].limits.memroy: unknown field `memroy`, expected one of \
+        `memory`, `cpu`, `pids`, `nofile`, `fsize`, `max_series`, `max_line`, `max_labels`";
+    assert_eq!(text, format!("{}{expected}", fx.at(6, 7)));
+}
+
+#[test]
+fn out_of_range_limits_are_all_reported_at_their_keys() {
+    let fx = Fixture::new();
+    let yaml = "\
+global:
+  limits:
+    cpu: 0
+    max_labels: 1001
+plugins:
+  - name: disk
+    command: [./plugin]
+    limits:
+      memory: 512
+      pids: 0
+      nofile: null
+      fsize: 0
+      max_series: 0
+      max_line: 512B
+  - name: net
+    command: [./plugin]
+    limits: {cpu: 2000, nofile: 2}
+";
+    let text = fx.refuse(yaml);
+    let expected = [
+        format!(
+            "{}global.limits.cpu: cpu `0` must be greater than 0: give cores, e.g. 0.5 or 2, \
+             or write null for no CPU limit",
+            fx.at(3, 5)
+        ),
+        format!(
+            "{}global.limits.max_labels: max_labels `1001` is out of range: give 1 to 1000",
+            fx.at(4, 5)
+        ),
+        format!(
+            "{}plugins[disk].limits.memory: memory `512` is less than the minimum, 4MiB \
+             (null for no limit); a bare number counts bytes: did you mean 512MiB?",
+            fx.at(9, 7)
+        ),
+        format!(
+            "{}plugins[disk].limits.pids: pids `0` is less than the minimum, 1 \
+             (null for no limit)",
+            fx.at(10, 7)
+        ),
+        format!(
+            "{}plugins[disk].limits.nofile: nofile cannot be null: it has no unlimited \
+             setting; give a value or leave the key out for the default, 1024",
+            fx.at(11, 7)
+        ),
+        format!(
+            "{}plugins[disk].limits.fsize: fsize must be at least 1B: 0 would forbid writing \
+             any file, not lift the limit",
+            fx.at(12, 7)
+        ),
+        format!(
+            "{}plugins[disk].limits.max_series: max_series `0` is less than the minimum, 1",
+            fx.at(13, 7)
+        ),
+        format!(
+            "{}plugins[disk].limits.max_line: max_line `512B` is less than the minimum, 1KiB",
+            fx.at(14, 7)
+        ),
+        format!(
+            "{}plugins[net].limits.cpu: cpu `2000` is more than the maximum, 1024 cores, \
+             or write null for no CPU limit",
+            fx.at(17, 14)
+        ),
+        format!(
+            "{}plugins[net].limits.nofile: nofile `2` is less than the minimum, 3: stdin, \
+             stdout and stderr are open files too",
+            fx.at(17, 25)
+        ),
+    ];
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn cpu_in_millicores_gets_a_hint() {
+    let fx = Fixture::new();
+    let text = fx.refuse("global:\n  limits: {cpu: 250m}\n");
+    let expected = "global.limits.cpu: invalid cpu `250m`: expected a number of cores, such as \
+        0.5 or 2 (millicores are not accepted: write 0.25)";
+    assert_eq!(text, format!("{}{expected}", fx.at(2, 17)));
+}
+
+#[test]
+fn users_and_groups_resolve_to_ids() {
+    let fx = Fixture::new();
+    let (nobody_uid, nobody_gid) = passwd_ids("nobody");
+    let nogroup = group_id("nogroup");
+    // `man` is in Debian's base-passwd with a primary group that differs from its uid.
+    let (man_uid, man_gid) = passwd_ids("man");
+    assert_ne!(man_uid, man_gid);
+    assert_ne!(man_gid, nogroup);
+    let yaml = "\
+global:
+  user: nobody
+  group: nogroup
+plugins:
+  - name: inherits
+    command: [./plugin]
+  - name: as-root
+    command: [./plugin]
+    user: root
+  - name: by-number
+    command: [./plugin]
+    user: 0
+    group: nogroup
+  - name: group-only
+    command: [./plugin]
+    group: nogroup
+  - name: own-identity
+    command: [./plugin]
+    user: null
+    allow_root: true
+  - name: as-man
+    command: [./plugin]
+    user: man
+";
+    let config = fx.parse(yaml).unwrap();
+    let run_as: Vec<Option<&RunAs>> = config.plugins.iter().map(|p| p.run_as.as_ref()).collect();
+
+    let nobody = run_as[0].expect("global.user applies");
+    assert_eq!(nobody.user.as_deref(), Some("nobody"));
+    assert_eq!((nobody.uid, nobody.gid), (Some(nobody_uid), Some(nogroup)));
+    assert!(nobody.groups.contains(&nogroup), "{nobody:?}");
+    assert_eq!(nobody_gid, nogroup, "Debian's nobody is in nogroup");
+
+    let root = run_as[1].unwrap();
+    assert_eq!(root.user.as_deref(), Some("root"));
+    assert_eq!((root.uid, root.gid), (Some(0), Some(0)));
+    assert!(root.groups.contains(&0), "{root:?}");
+
+    let by_number = run_as[2].unwrap();
+    assert_eq!(by_number.user.as_deref(), Some("0"));
+    assert_eq!((by_number.uid, by_number.gid), (Some(0), Some(nogroup)));
+    assert!(by_number.groups.contains(&nogroup), "{by_number:?}");
+
+    assert_eq!(
+        run_as[3],
+        Some(&RunAs {
+            user: None,
+            uid: None,
+            gid: Some(nogroup),
+            groups: vec![nogroup],
+        })
+    );
+    assert_eq!(run_as[4], None, "user: null runs as the exporter's user");
+
+    // A plugin's own user comes with its own primary group, not with global.group.
+    let man = run_as[5].unwrap();
+    assert_eq!(man.user.as_deref(), Some("man"));
+    assert_eq!((man.uid, man.gid), (Some(man_uid), Some(man_gid)));
+    assert!(man.groups.contains(&man_gid), "{man:?}");
+    assert!(!man.groups.contains(&nogroup), "{man:?}");
+
+    let allow_root: Vec<bool> = config.plugins.iter().map(|p| p.allow_root).collect();
+    assert_eq!(allow_root, [false, false, false, false, true, false]);
+    assert!(!config.global.allow_root);
+    let config = fx
+        .parse(&yaml.replace("  user: nobody\n  group: nogroup\n", "  allow_root: true\n"))
+        .unwrap();
+    assert!(config.global.allow_root);
+    assert!(config.plugins.iter().all(|p| p.allow_root));
+    assert_eq!(config.plugins[0].run_as, None);
+}
+
+#[test]
+fn unknown_users_and_groups_are_refused_once_where_written() {
+    let fx = Fixture::new();
+    let yaml = "\
+global:
+  user: no-such-user-x7
+plugins:
+  - name: a
+    command: [./plugin]
+  - name: b
+    command: [./plugin]
+  - name: c
+    command: [./plugin]
+    group: no-such-group-x7
+  - name: d
+    command: [./plugin]
+    user: \"3999999991\"
+";
+    let text = fx.refuse(yaml);
+    let expected = [
+        format!(
+            "{}global.user: user `no-such-user-x7` does not exist: give an existing user name \
+             or a numeric uid",
+            fx.at(2, 3)
+        ),
+        format!(
+            "{}plugins[c].group: group `no-such-group-x7` does not exist: give an existing \
+             group name or a numeric gid",
+            fx.at(10, 5)
+        ),
+        format!(
+            "{}plugins[d].user: uid 3999999991 has no entry in the user database, so it has \
+             no primary group: set `group` as well",
+            fx.at(13, 5)
+        ),
+    ];
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn sha256_pins_are_read_and_checked() {
+    let fx = Fixture::new();
+    let digest = "3b4c0d1e2f30415263748596a7b8c9dadbecfd0e1f2a3b4c5d6e7f8091a2b3c4";
+    let yaml = format!(
+        "plugins:\n  - name: disk\n    command: [./plugin]\n    sha256: {digest}\n  - name: net\n    command: [./plugin]\n"
+    );
+    let config = fx.parse(&yaml).unwrap();
+    let pinned = config.plugins[0].sha256.expect("sha256 is set");
+    assert_eq!(pinned[..3], [0x3b, 0x4c, 0x0d]);
+    assert_eq!(pinned[31], 0xc4);
+    assert_eq!(config.plugins[1].sha256, None);
+
+    let text = fx.refuse(&yaml.replace(digest, &digest[..60]));
+    let expected = format!(
+        "plugins[disk].sha256: sha256 `{}` has 60 hex digits: expected 64 hex digits, as \
+         printed by `sha256sum`",
+        &digest[..60]
+    );
+    assert_eq!(text, format!("{}{expected}", fx.at(4, 5)));
+
+    let bad = digest.replace('f', "x");
+    let text = fx.refuse(&yaml.replace(digest, &bad));
+    let expected = format!(
+        "plugins[disk].sha256: sha256 `{bad}` contains `x`, which is not a hex digit: \
+         expected 64 hex digits, as printed by `sha256sum`"
+    );
+    assert_eq!(text, format!("{}{expected}", fx.at(4, 5)));
+}
+
+#[test]
+fn supplementary_groups_come_from_the_group_database() {
+    // Needs a group in /etc/group that lists a member; base Debian has none, so look for one.
+    let passwd = fs::read_to_string("/etc/passwd").unwrap();
+    let users: Vec<&str> = passwd.lines().filter_map(|l| l.split(':').next()).collect();
+    let groups = fs::read_to_string("/etc/group").unwrap();
+    let membership = groups.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        let member = fields.get(3)?.split(',').find(|m| users.contains(m))?;
+        Some((member.to_string(), fields[2].parse::<u32>().ok()?))
+    });
+    let Some((member, gid)) = membership else {
+        eprintln!("skipped: no group in /etc/group lists a member that exists");
+        return;
+    };
+    let fx = Fixture::new();
+    let (_, primary) = passwd_ids(&member);
+    let yaml = format!("plugins:\n  - name: a\n    command: [./plugin]\n    user: {member}\n");
+    let config = fx.parse(&yaml).unwrap();
+    let run_as = config.plugins[0].run_as.clone().unwrap();
+    assert_eq!(run_as.gid, Some(primary));
+    assert!(run_as.groups.contains(&primary), "{run_as:?}");
+    assert!(
+        run_as.groups.contains(&gid),
+        "{member} is in group {gid}: {run_as:?}"
     );
 }

@@ -170,7 +170,7 @@ pub struct Family {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// The family's series.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "budget::samples")]
     pub samples: Vec<Sample>,
 }
 
@@ -343,7 +343,172 @@ impl PluginMessage {
     /// JSON array whose first element is the tag (`["metrics"]`), which is not a message.
     pub fn from_line(line: &[u8]) -> Result<Self, serde_json::Error> {
         require_object(line)?;
-        serde_json::from_slice(line)
+        let flat: flat::FlatPluginMessage = serde_json::from_slice(line)?;
+        flat.into_message()
+    }
+
+    /// Parses one protocol line, refusing it as soon as it holds more than `max_samples`
+    /// samples in all: memory stays bounded by the limit, not by the line.
+    pub fn from_line_limited(line: &[u8], max_samples: usize) -> Result<Self, LineError> {
+        let _guard = budget::Guard::set(max_samples);
+        match Self::from_line(line) {
+            Ok(m) => Ok(m),
+            Err(_) if budget::exceeded() => Err(LineError::TooManySamples { limit: max_samples }),
+            Err(e) => Err(LineError::Json(e)),
+        }
+    }
+}
+
+/// Why [`PluginMessage::from_line_limited`] refused a line.
+#[derive(Debug)]
+pub enum LineError {
+    /// Not a valid message.
+    Json(serde_json::Error),
+    /// More samples than allowed.
+    TooManySamples {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            LineError::Json(e) => e.fmt(f),
+            LineError::TooManySamples { limit } => {
+                write!(f, "more than {limit} samples in one message")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LineError {}
+
+/// A per-thread sample budget consulted while deserializing `Family::samples`, so an
+/// oversized batch is refused while it streams in instead of after it was built.
+mod budget {
+    use super::Sample;
+    use serde::de::{Deserializer, SeqAccess, Visitor};
+    use std::cell::Cell;
+    use std::fmt;
+
+    thread_local! {
+        static REMAINING: Cell<Option<usize>> = const { Cell::new(None) };
+        static EXCEEDED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Sets the budget for this thread until dropped.
+    pub struct Guard;
+
+    impl Guard {
+        pub fn set(max: usize) -> Guard {
+            REMAINING.with(|r| r.set(Some(max)));
+            EXCEEDED.with(|e| e.set(false));
+            Guard
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            REMAINING.with(|r| r.set(None));
+        }
+    }
+
+    pub fn exceeded() -> bool {
+        EXCEEDED.with(|e| e.get())
+    }
+
+    pub fn samples<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Sample>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<Sample>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of samples")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Sample>, A::Error> {
+                let mut out = Vec::new();
+                loop {
+                    let left = REMAINING.with(|r| r.get());
+                    if left == Some(0) {
+                        // Stop before reading the next element: refuse if there is one.
+                        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                            EXCEEDED.with(|e| e.set(true));
+                            return Err(serde::de::Error::custom("sample limit exceeded"));
+                        }
+                        return Ok(out);
+                    }
+                    match seq.next_element::<Sample>()? {
+                        Some(s) => out.push(s),
+                        None => return Ok(out),
+                    }
+                    if let Some(n) = left {
+                        REMAINING.with(|r| r.set(Some(n - 1)));
+                    }
+                }
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// A flat form of [`PluginMessage`] for parsing: serde's internally tagged enums buffer the
+/// whole message before choosing the variant; a struct streams, which keeps the sample
+/// budget effective and parsing fast.
+mod flat {
+    use super::*;
+
+    #[derive(Deserialize)]
+    pub struct FlatPluginMessage {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        protocol: Option<u32>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        version: Option<String>,
+        #[serde(default)]
+        id: Option<u64>,
+        #[serde(default)]
+        families: Option<Vec<Family>>,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        level: Option<LogLevel>,
+    }
+
+    fn missing(field: &'static str) -> serde_json::Error {
+        <serde_json::Error as serde::de::Error>::missing_field(field)
+    }
+
+    impl FlatPluginMessage {
+        pub fn into_message(self) -> Result<PluginMessage, serde_json::Error> {
+            Ok(match self.kind.as_str() {
+                "hello" => PluginMessage::Hello(PluginHello {
+                    protocol: self.protocol.ok_or_else(|| missing("protocol"))?,
+                    name: self.name,
+                    version: self.version,
+                }),
+                "metrics" => PluginMessage::Metrics(Metrics {
+                    id: self.id,
+                    families: self.families.unwrap_or_default(),
+                }),
+                "error" => PluginMessage::Error(ErrorMessage {
+                    id: self.id,
+                    message: self.message.ok_or_else(|| missing("message"))?,
+                }),
+                "log" => PluginMessage::Log(LogMessage {
+                    level: self.level.ok_or_else(|| missing("level"))?,
+                    message: self.message.ok_or_else(|| missing("message"))?,
+                }),
+                other => {
+                    return Err(<serde_json::Error as serde::de::Error>::unknown_variant(
+                        other,
+                        &["hello", "metrics", "error", "log"],
+                    ))
+                }
+            })
+        }
     }
 }
 
@@ -406,6 +571,32 @@ mod tests {
     fn duplicate_label_names_are_kept_for_the_host_to_reject() {
         let s: Sample = serde_json::from_str(r#"{"labels":{"a":"1","a":"2"},"value":1}"#).unwrap();
         assert_eq!(s.labels.0.len(), 2);
+    }
+
+    #[test]
+    fn the_sample_budget_refuses_an_oversized_batch() {
+        let many: Vec<String> = (0..50).map(|i| format!(r#"{{"value":{i}}}"#)).collect();
+        let line = format!(
+            r#"{{"type":"metrics","families":[{{"name":"a","type":"gauge","samples":[{}]}},{{"name":"b","type":"gauge","samples":[{}]}}]}}"#,
+            many.join(","),
+            many.join(",")
+        );
+        assert!(matches!(
+            PluginMessage::from_line_limited(line.as_bytes(), 99),
+            Err(LineError::TooManySamples { limit: 99 })
+        ));
+        let PluginMessage::Metrics(m) =
+            PluginMessage::from_line_limited(line.as_bytes(), 100).unwrap()
+        else {
+            panic!("not metrics")
+        };
+        assert_eq!(m.families[1].samples.len(), 50);
+        // Outside a limited parse there is no budget.
+        assert!(PluginMessage::from_line(line.as_bytes()).is_ok());
+        assert!(matches!(
+            PluginMessage::from_line_limited(b"{\"type\":\"nope\"}", 10),
+            Err(LineError::Json(_))
+        ));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! (ours and yaml_serde's) into [`Problem`]s with a key and, where it is certain, a line.
 
 use super::env::{expand, valid_name as valid_env_name};
+use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
+use super::run_as::{self, RunAs};
 use super::{
     Config, Global, PluginConfig, Problem, RawConfig, RawPlugin, DEFAULT_INTERVAL,
     DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
@@ -154,14 +156,23 @@ pub(super) fn resolve(
     report: &mut Reporter,
 ) -> Config {
     let raw_global = raw.global.unwrap_or_default();
+    let here = [key("global")];
+    let limits = resolve_limits(raw_global.limits, &Limits::default(), &here, report);
+    let run_as = resolve_run_as(
+        raw_global.user.as_deref(),
+        raw_global.group.as_deref(),
+        &here,
+        report,
+    );
     let global = Global {
         timeout: raw_global.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0),
         interval: raw_global.interval.map_or(DEFAULT_INTERVAL, |d| d.0),
         plugin_label: raw_global
             .plugin_label
             .unwrap_or_else(|| DEFAULT_PLUGIN_LABEL.to_string()),
+        limits,
+        allow_root: raw_global.allow_root.unwrap_or(false),
     };
-    let here = [key("global")];
     check_timeout(report, &here, raw_global.timeout.map(|d| d.0));
     check_interval(report, &here, raw_global.interval.map(|d| d.0));
     if let Err(why) = check_label(&global.plugin_label) {
@@ -198,7 +209,8 @@ pub(super) fn resolve(
                 first_index.insert(plugin.name.clone(), index);
             }
         }
-        plugins.push(resolve_plugin(plugin, &here, &global, &base, env, report));
+        let plugin = resolve_plugin(plugin, &here, &global, &run_as, &base, env, report);
+        plugins.push(plugin);
     }
     Config { global, plugins }
 }
@@ -207,6 +219,7 @@ fn resolve_plugin(
     raw: RawPlugin,
     here: &[Seg],
     global: &Global,
+    global_run_as: &Option<RunAs>,
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     report: &mut Reporter,
@@ -246,6 +259,22 @@ fn resolve_plugin(
             report.report(&at(&[key("working_dir")]), why);
         }
     }
+    let limits = resolve_limits(raw.limits, &global.limits, here, report);
+    // A plugin that mentions user or group (even as null) takes neither from global.
+    let run_as = match (&raw.user, &raw.group) {
+        (None, None) => global_run_as.clone(),
+        (user, group) => resolve_run_as(
+            user.as_ref().and_then(|user| user.as_deref()),
+            group.as_ref().and_then(|group| group.as_deref()),
+            here,
+            report,
+        ),
+    };
+    let sha256 = raw.sha256.as_deref().and_then(|text| {
+        parse_sha256(text)
+            .map_err(|why| report.report(&at(&[key("sha256")]), why))
+            .ok()
+    });
     PluginConfig {
         name: raw.name,
         command,
@@ -255,7 +284,68 @@ fn resolve_plugin(
         config: serde_json::Value::Object(raw.config.0),
         env: resolved_env,
         working_dir: raw.working_dir,
+        limits,
+        run_as,
+        allow_root: raw.allow_root.unwrap_or(global.allow_root),
+        sha256,
     }
+}
+
+/// Merges `limits` at `here` over `base`, reporting each bad value at its key.
+fn resolve_limits(
+    raw: Option<limits::RawLimits>,
+    base: &Limits,
+    here: &[Seg],
+    report: &mut Reporter,
+) -> Limits {
+    let (limits, problems) = limits::merge(raw, base);
+    for (name, why) in problems {
+        report.report(&[here, &[key("limits"), key(name)]].concat(), why);
+    }
+    limits
+}
+
+/// Resolves `user` and `group` at `here`, reporting each bad value at its key.
+fn resolve_run_as(
+    user: Option<&str>,
+    group: Option<&str>,
+    here: &[Seg],
+    report: &mut Reporter,
+) -> Option<RunAs> {
+    run_as::resolve(user, group).unwrap_or_else(|problems| {
+        for (name, why) in problems {
+            report.report(&[here, &[key(name)]].concat(), why);
+        }
+        None
+    })
+}
+
+/// Reads `sha256`: 64 hex digits, either case, as `sha256sum` prints them.
+fn parse_sha256(text: &str) -> Result<[u8; 32], String> {
+    let form = "expected 64 hex digits, as printed by `sha256sum`";
+    if let Some(rest) = text.strip_prefix("sha256:") {
+        return Err(format!(
+            "sha256 `{text}`: {form}; leave out the `sha256:` prefix, i.e. `{rest}`"
+        ));
+    }
+    if let Some(bad) = text.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "sha256 `{text}` contains `{bad}`, which is not a hex digit: {form}"
+        ));
+    }
+    if text.len() != 64 {
+        return Err(format!(
+            "sha256 `{text}` has {} hex digits: {form}",
+            text.len()
+        ));
+    }
+    let mut digest = [0u8; 32];
+    for (byte, pair) in digest.iter_mut().zip(text.as_bytes().chunks(2)) {
+        // Both bytes are ASCII hex digits (checked above), so this is valid UTF-8 and hex.
+        let pair = std::str::from_utf8(pair).map_err(|_| form.to_string())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| form.to_string())?;
+    }
+    Ok(digest)
 }
 
 /// Checks an explicitly set timeout; defaults are fine by construction.
@@ -429,6 +519,27 @@ mod tests {
         for bad in ["1x", "a-b", "__name", "le", "quantile", "job", "instance"] {
             assert!(check_label(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sha256_digests() {
+        let text = "3b4c0d1e2f30415263748596a7b8c9dadbecfd0e1f2a3b4c5d6e7f8091a2b3c4";
+        let digest = parse_sha256(text).unwrap();
+        assert_eq!(digest[..4], [0x3b, 0x4c, 0x0d, 0x1e]);
+        assert_eq!(digest[31], 0xc4);
+        assert_eq!(parse_sha256(&text.to_uppercase()), Ok(digest));
+        let short = parse_sha256(&text[..63]).unwrap_err();
+        assert!(short.contains("has 63 hex digits"), "{short}");
+        let long = parse_sha256(&format!("{text}0")).unwrap_err();
+        assert!(long.contains("has 65 hex digits"), "{long}");
+        let bad = parse_sha256(&text.replace('3', "g")).unwrap_err();
+        assert!(bad.contains("contains `g`"), "{bad}");
+        let prefixed = parse_sha256(&format!("sha256:{text}")).unwrap_err();
+        assert!(
+            prefixed.contains("leave out the `sha256:` prefix"),
+            "{prefixed}"
+        );
+        assert!(parse_sha256("").unwrap_err().contains("has 0 hex digits"));
     }
 
     #[test]

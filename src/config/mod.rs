@@ -6,6 +6,11 @@
 //!   timeout: 5s           # default 5s, must be > 0
 //!   interval: 15s         # default 15s, at least 100ms
 //!   plugin_label: plugin  # label naming the plugin on its series; "" disables
+//!   limits:               # defaults for every plugin's limits (see below)
+//!     memory: 64MiB
+//!   user: nobody          # default user and group for every plugin (see below)
+//!   group: nogroup
+//!   allow_root: false     # default for every plugin's allow_root
 //! plugins:
 //!   - name: disk                                   # required, unique, [a-z0-9_-]{1,64}
 //!     command: ["/usr/lib/plugin-exporter/disk", "--verbose"]
@@ -15,7 +20,33 @@
 //!     config: {mounts: ["/"]}                      # any mapping, handed to the plugin
 //!     env: {TOKEN: "${DISK_TOKEN}"}                # ${VAR} from our environment, $$ = $
 //!     working_dir: /var/lib/x                      # absolute, existing directory
+//!     limits: {memory: 128MiB}                     # overrides global.limits key by key
+//!     user: prometheus                             # name or numeric uid
+//!     group: prometheus                            # name or numeric gid
+//!     allow_root: true                             # may run as root (see below)
+//!     sha256: 3b4c...                              # 64 hex digits: command[0]'s SHA-256
 //! ```
+//!
+//! `limits` (all keys optional; `null` means unlimited where an unlimited setting exists):
+//!
+//! | key | meaning | default | accepted |
+//! |---|---|---|---|
+//! | `memory` | cgroup memory limit, no swap | 256MiB | size >= 4MiB, or null |
+//! | `cpu` | cores (cgroup CPU quota) | 1 | 0.01 to 1024, or null |
+//! | `pids` | processes and threads | 64 | >= 1, or null |
+//! | `nofile` | `RLIMIT_NOFILE` | 1024 | >= 3 |
+//! | `fsize` | `RLIMIT_FSIZE`, largest file written | 64MiB | size >= 1B |
+//! | `max_series` | series accepted from one collect | 100000 | >= 1 |
+//! | `max_line` | bytes in one protocol line | 16MiB | size >= 1KiB |
+//! | `max_labels` | labels on one series | 32 | 1 to 1000 |
+//!
+//! Sizes are bytes or binary units ([`size`]). The reasons for each bound are on [`Limits`].
+//!
+//! `user` and `group` are resolved when the file is read ([`RunAs`]). A plugin that sets
+//! either of them (even to `null`) takes neither from `global`: a plugin's own `user` comes
+//! with that user's own primary group, not with `global.group`. `allow_root` lets a plugin
+//! run as root when the exporter runs as root and no user is set; `user: root` needs no
+//! `allow_root`, as it says so itself. `sha256` is checked here for form only.
 //!
 //! Durations use the Prometheus grammar ([`duration`]). Unknown keys are refused everywhere
 //! except inside `config`, which belongs to the plugin. `command[0]` is resolved once, here:
@@ -36,7 +67,10 @@
 mod check;
 pub mod duration;
 mod env;
+mod limits;
 mod locate;
+mod run_as;
+pub mod size;
 
 use serde::Deserialize;
 use std::fmt;
@@ -44,6 +78,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use env::Secret;
+pub use limits::Limits;
+pub use run_as::RunAs;
+pub use size::{parse_size, SizeError};
 
 /// The default `global.timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -95,7 +132,7 @@ pub struct Config {
 }
 
 /// The `global` section: defaults for every plugin.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Global {
     /// Default collection timeout.
     pub timeout: Duration,
@@ -103,6 +140,10 @@ pub struct Global {
     pub interval: Duration,
     /// Label naming the plugin on each of its series; empty disables it.
     pub plugin_label: String,
+    /// Default limits, defaults applied; each plugin's `limits` overrides them key by key.
+    pub limits: Limits,
+    /// Default for every plugin's `allow_root`.
+    pub allow_root: bool,
 }
 
 impl Default for Global {
@@ -111,6 +152,8 @@ impl Default for Global {
             timeout: DEFAULT_TIMEOUT,
             interval: DEFAULT_INTERVAL,
             plugin_label: DEFAULT_PLUGIN_LABEL.to_string(),
+            limits: Limits::default(),
+            allow_root: false,
         }
     }
 }
@@ -134,6 +177,15 @@ pub struct PluginConfig {
     pub env: Vec<(String, Secret)>,
     /// Directory to start the plugin in; absolute and existing when set.
     pub working_dir: Option<PathBuf>,
+    /// Resource limits and ingestion budgets: `global.limits` merged with the plugin's own,
+    /// defaults applied.
+    pub limits: Limits,
+    /// The user and group to run as; `None` when neither is set (here or in `global`).
+    pub run_as: Option<RunAs>,
+    /// Whether the plugin may run as root when the exporter is root and no user is set.
+    pub allow_root: bool,
+    /// The expected SHA-256 of the file `command[0]` names, when pinned.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// Why a config file was refused.
@@ -269,12 +321,17 @@ impl RawConfig {
 #[derive(Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with the keys `timeout`, `interval` and `plugin_label`"
+    expecting = "a mapping with the keys `timeout`, `interval`, `plugin_label`, `limits`, \
+                 `user`, `group` and `allow_root`"
 )]
 struct RawGlobal {
     timeout: Option<duration::PromDuration>,
     interval: Option<duration::PromDuration>,
     plugin_label: Option<String>,
+    limits: Option<limits::RawLimits>,
+    user: Option<String>,
+    group: Option<String>,
+    allow_root: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +351,14 @@ struct RawPlugin {
     #[serde(default)]
     env: env::RawEnv,
     working_dir: Option<PathBuf>,
+    limits: Option<limits::RawLimits>,
+    /// Present and `null` is "no user", which stops `global.user` from applying.
+    #[serde(default, deserialize_with = "limits::nullable")]
+    user: Option<Option<String>>,
+    #[serde(default, deserialize_with = "limits::nullable")]
+    group: Option<Option<String>>,
+    allow_root: Option<bool>,
+    sha256: Option<String>,
 }
 
 /// `command`: a list of strings; a lone string gets a message showing the list form, since

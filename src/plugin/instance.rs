@@ -4,9 +4,11 @@
 
 use super::lines::{Line, LineReader};
 use crate::exposition::render::{render, RenderedFamily};
-use crate::exposition::validate::{validate, Drops, ValidateOptions};
-use crate::selfmetrics::kind;
-use plugin_protocol::{HostMessage, LogLevel, PluginHello, PluginMessage};
+use crate::exposition::validate::{
+    validate, Drops, ValidateOptions, DEFAULT_MAX_LABEL_NAME_LEN, DEFAULT_MAX_LABEL_VALUE_LEN,
+};
+use crate::selfmetrics::{kind, limit};
+use plugin_protocol::{HostMessage, LineError, LogLevel, PluginHello, PluginMessage};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -64,6 +66,17 @@ pub enum Event {
     },
     /// A line that was dropped, with the error kind to count.
     Dropped(&'static str),
+    /// A batch refused whole for breaking a budget; it answers a collect with failure.
+    Rejected {
+        /// The collect it answers, if known (an oversized batch is refused before its id).
+        id: Option<u64>,
+        /// Error kind to count.
+        kind: &'static str,
+        /// Limit to count a hit of.
+        limit: &'static str,
+        /// What was wrong, for the log.
+        detail: String,
+    },
     /// Stdout reached end of file (or failed).
     Eof,
 }
@@ -77,6 +90,10 @@ pub struct ReaderOptions {
     pub plugin_label: String,
     /// Longest accepted protocol line in bytes.
     pub max_line: usize,
+    /// Most series accepted in one batch.
+    pub max_series: usize,
+    /// Most labels per series (the plugin label included).
+    pub max_labels: usize,
 }
 
 /// Handles to a running plugin's I/O tasks.
@@ -137,15 +154,22 @@ async fn read_stdout(pipe: pipe::Receiver, tx: mpsc::Sender<Event>, opts: Reader
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                match parse_line(&line, extra, &opts.plugin) {
+                match parse_line(&line, extra, &opts) {
                     Some(ev) => ev,
                     None => continue,
                 }
             }
-            Ok(Some(Line::TooLong { bytes })) => {
-                tracing::warn!(plugin = %opts.plugin, bytes, limit = opts.max_line, "dropped a protocol line over the line limit");
-                Event::Dropped(kind::LINE_TOO_LONG)
-            }
+            // Almost certainly an oversized answer: fail the open collect now rather than
+            // let it run into its deadline.
+            Ok(Some(Line::TooLong { bytes })) => Event::Rejected {
+                id: None,
+                kind: kind::LINE_TOO_LONG,
+                limit: limit::MAX_LINE,
+                detail: format!(
+                    "a line of {bytes} bytes or more, over max_line {}",
+                    opts.max_line
+                ),
+            },
             Ok(None) | Err(_) => {
                 let _ = tx.send(Event::Eof).await;
                 return;
@@ -157,12 +181,21 @@ async fn read_stdout(pipe: pipe::Receiver, tx: mpsc::Sender<Event>, opts: Reader
     }
 }
 
-/// Turns one stdout line into an event: parse, and for `metrics` validate and render.
-/// `log` lines are written to the exporter's log here and yield no event.
-pub fn parse_line(line: &[u8], plugin_label: Option<&str>, plugin: &str) -> Option<Event> {
-    let msg = match PluginMessage::from_line(line) {
+/// Turns one stdout line into an event: parse, and for `metrics` check the budgets,
+/// validate and render. `log` lines are written to the exporter's log here and yield no event.
+pub fn parse_line(line: &[u8], plugin_label: Option<&str>, opts: &ReaderOptions) -> Option<Event> {
+    let plugin = opts.plugin.as_str();
+    let msg = match PluginMessage::from_line_limited(line, opts.max_series) {
         Ok(m) => m,
-        Err(e) => {
+        Err(LineError::TooManySamples { limit }) => {
+            return Some(Event::Rejected {
+                id: None,
+                kind: kind::SERIES_LIMIT,
+                limit: limit::MAX_SERIES,
+                detail: format!("more than max_series {limit} series in one batch"),
+            })
+        }
+        Err(LineError::Json(e)) => {
             let what = if std::str::from_utf8(line).is_err() {
                 "invalid UTF-8".to_string()
             } else {
@@ -175,8 +208,19 @@ pub fn parse_line(line: &[u8], plugin_label: Option<&str>, plugin: &str) -> Opti
     Some(match msg {
         PluginMessage::Hello(h) => Event::Hello(h),
         PluginMessage::Metrics(m) => {
+            if let Some(detail) = label_budget_broken(&m.families, opts.max_labels, plugin_label) {
+                return Some(Event::Rejected {
+                    id: m.id,
+                    kind: kind::LABEL_LIMIT,
+                    limit: limit::MAX_LABELS,
+                    detail,
+                });
+            }
             let mut drops = Drops::default();
-            let opts = ValidateOptions::with_extra_label(plugin_label.map(|l| (l, plugin)));
+            let opts = ValidateOptions {
+                max_labels: opts.max_labels,
+                ..ValidateOptions::with_extra_label(plugin_label.map(|l| (l, plugin)))
+            };
             let families = validate(m.families, &opts, &mut drops);
             let families = render(families, opts.extra_label, plugin_label.is_none());
             let series = families.iter().map(|f| f.series).sum();
@@ -200,6 +244,36 @@ pub fn parse_line(line: &[u8], plugin_label: Option<&str>, plugin: &str) -> Opti
             return None;
         }
     })
+}
+
+/// The first series breaking the label budget, described; `None` when all are within it.
+/// Counts the plugin label, as a scraper's `label_limit` would.
+fn label_budget_broken(
+    families: &[plugin_protocol::Family],
+    max_labels: usize,
+    plugin_label: Option<&str>,
+) -> Option<String> {
+    let allowed = max_labels.saturating_sub(usize::from(plugin_label.is_some()));
+    for f in families {
+        for s in &f.samples {
+            if s.labels.0.len() > allowed {
+                return Some(format!(
+                    "a series of {} has {} labels, over max_labels {max_labels}",
+                    f.name,
+                    s.labels.0.len() + usize::from(plugin_label.is_some())
+                ));
+            }
+            for (k, v) in &s.labels.0 {
+                if k.len() > DEFAULT_MAX_LABEL_NAME_LEN || v.len() > DEFAULT_MAX_LABEL_VALUE_LEN {
+                    return Some(format!(
+                        "a series of {} has a label over {DEFAULT_MAX_LABEL_NAME_LEN} bytes of name or {DEFAULT_MAX_LABEL_VALUE_LEN} bytes of value",
+                        f.name
+                    ));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn log_line(plugin: &str, level: LogLevel, message: &str) {

@@ -24,6 +24,9 @@ pub struct LineReader<R> {
     buf: Vec<u8>,
     /// Start of unconsumed data in `buf`.
     start: usize,
+    /// Bytes after `start` already searched for a newline: a long line is scanned once, not
+    /// once per read.
+    searched: usize,
     /// Bytes of an over-long line skipped so far, while skipping.
     skipping: Option<usize>,
     eof: bool,
@@ -39,6 +42,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             max: max.max(1),
             buf: Vec::with_capacity(CHUNK.min(max + 1)),
             start: 0,
+            searched: 0,
             skipping: None,
             eof: false,
         }
@@ -48,10 +52,12 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     pub async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
         loop {
             let pending = &self.buf[self.start..];
-            if let Some(pos) = memchr::memchr(b'\n', pending) {
+            if let Some(found) = memchr::memchr(b'\n', &pending[self.searched..]) {
+                let pos = self.searched + found;
                 let line_end = self.start + pos;
                 let from = self.start;
                 self.start = line_end + 1;
+                self.searched = 0;
                 if let Some(skipped) = self.skipping.take() {
                     return Ok(Some(Line::TooLong {
                         bytes: skipped + pos,
@@ -68,16 +74,19 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             }
             // No newline in what we hold.
             let held = self.buf.len() - self.start;
+            self.searched = held;
             if self.skipping.is_some() || held > self.max {
                 // Drop what we hold of the over-long line; keep counting.
                 *self.skipping.get_or_insert(0) += held;
                 self.buf.clear();
                 self.start = 0;
+                self.searched = 0;
             } else if self.start > 0 {
                 self.buf.drain(..self.start);
                 self.start = 0;
             }
             if self.eof {
+                self.searched = 0;
                 if let Some(skipped) = self.skipping.take() {
                     return Ok(Some(Line::TooLong { bytes: skipped }));
                 }
@@ -150,6 +159,23 @@ mod tests {
                 Line::Complete(b"after".to_vec()),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_long_line_in_many_reads_and_end_of_stream_twice() {
+        let mut input = vec![b'z'; 40 * CHUNK];
+        input.extend(b"\ntail");
+        let mut r = LineReader::new(&input[..], 64 * CHUNK);
+        assert_eq!(
+            r.next_line().await.unwrap(),
+            Some(Line::Complete(vec![b'z'; 40 * CHUNK]))
+        );
+        assert_eq!(
+            r.next_line().await.unwrap(),
+            Some(Line::Complete(b"tail".to_vec()))
+        );
+        assert_eq!(r.next_line().await.unwrap(), None);
+        assert_eq!(r.next_line().await.unwrap(), None);
     }
 
     #[tokio::test]

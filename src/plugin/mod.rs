@@ -1,6 +1,7 @@
 //! Plugins: spawning, protocol I/O and supervision. See the crate docs for the layout.
 
 pub mod backoff;
+pub mod fence;
 pub mod instance;
 pub mod lines;
 pub mod spawn;

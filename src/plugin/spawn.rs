@@ -22,7 +22,7 @@ use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -43,8 +43,8 @@ pub enum ExitStatus {
     Signaled(i32),
 }
 
-/// What to run.
-#[derive(Debug, Clone)]
+/// What to run, and the fence to run it in.
+#[derive(Debug)]
 pub struct SpawnSpec {
     /// Plugin name (for the environment tag).
     pub plugin: String,
@@ -54,6 +54,27 @@ pub struct SpawnSpec {
     pub env: Vec<(OsString, OsString)>,
     /// Working directory, if any.
     pub working_dir: Option<PathBuf>,
+    /// Resource limits (soft = hard) set in the child before exec.
+    pub rlimits: Vec<(Rlimit, u64)>,
+    /// Open `cgroup.procs` files: the child writes `0` to each before exec, so it never runs
+    /// outside its cgroups.
+    pub cgroup_join: Vec<OwnedFd>,
+    /// Identity to drop to before exec, after every privileged step.
+    pub run_as: Option<Identity>,
+}
+
+/// A resource for `setrlimit`.
+pub type Rlimit = libc::__rlimit_resource_t;
+
+/// The user, group and supplementary groups a plugin runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// User id; `None` keeps the exporter's.
+    pub uid: Option<u32>,
+    /// Group id; `None` keeps the exporter's.
+    pub gid: Option<u32>,
+    /// Supplementary groups (set only when `gid` is set).
+    pub groups: Vec<u32>,
 }
 
 /// A started plugin process.
@@ -142,10 +163,14 @@ fn spawn_now(spec: &SpawnSpec) -> io::Result<Spawned> {
         cmd.current_dir(dir);
     }
     let parent = nix::unistd::getpid().as_raw();
+    let join: Vec<i32> = spec.cgroup_join.iter().map(|fd| fd.as_raw_fd()).collect();
+    let rlimits = spec.rlimits.clone();
+    let run_as = spec.run_as.clone();
     // SAFETY: the closure runs in the forked child before exec and makes only raw,
-    // async-signal-safe syscalls: no allocation, no locks, no logging.
+    // async-signal-safe syscalls on data prepared before the fork: no allocation, no
+    // locks, no logging.
     unsafe {
-        cmd.pre_exec(move || child_setup(parent));
+        cmd.pre_exec(move || child_setup(parent, &join, &rlimits, run_as.as_ref()));
     }
     // Hold the waiter table while forking so the reaper cannot reap the new pid before it is
     // registered (it would then be treated as an unknown orphan and its status lost).
@@ -168,9 +193,16 @@ fn spawn_now(spec: &SpawnSpec) -> io::Result<Spawned> {
     })
 }
 
-/// Runs in the child between fork and exec: raw syscalls only.
-fn child_setup(parent: i32) -> io::Result<()> {
-    // SAFETY: plain syscalls with integer arguments; no memory is shared or allocated.
+/// Runs in the child between fork and exec: raw syscalls only. Order matters: join the
+/// cgroups and set limits while still privileged, drop the identity last.
+fn child_setup(
+    parent: i32,
+    join: &[i32],
+    rlimits: &[(Rlimit, u64)],
+    run_as: Option<&Identity>,
+) -> io::Result<()> {
+    // SAFETY: plain syscalls with integer arguments or pointers to memory prepared before
+    // the fork that stays valid until exec; nothing is allocated.
     unsafe {
         if libc::setpgid(0, 0) != 0 {
             return Err(io::Error::last_os_error());
@@ -189,6 +221,20 @@ fn child_setup(parent: i32) -> io::Result<()> {
         if libc::getppid() != parent {
             libc::_exit(1);
         }
+        for fd in join {
+            if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        for (resource, value) in rlimits {
+            let lim = libc::rlimit {
+                rlim_cur: *value as libc::rlim_t,
+                rlim_max: *value as libc::rlim_t,
+            };
+            if libc::setrlimit(*resource, &lim) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
         libc::umask(0o022);
         // Mark every inherited descriptor above stderr close-on-exec (Linux 5.11+). Errors are
         // ignored: on older kernels std's own descriptors are close-on-exec already.
@@ -198,6 +244,26 @@ fn child_setup(parent: i32) -> io::Result<()> {
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if let Some(id) = run_as {
+            if let Some(gid) = id.gid {
+                let groups: &[u32] = if id.groups.is_empty() {
+                    std::slice::from_ref(&gid)
+                } else {
+                    &id.groups
+                };
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 || libc::setgid(gid) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if let Some(uid) = id.uid {
+                if libc::setuid(uid) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+        }
     }
     Ok(())
 }

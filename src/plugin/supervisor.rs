@@ -6,8 +6,9 @@
 //! share one collect (single flight): a plugin never has more than one live collect.
 
 use super::backoff::Backoff;
+use super::fence::{Fence, Sandbox, Usage};
 use super::instance::{self, Batch, Event, Io, ReaderOptions, EOF_EXIT_WAIT};
-use super::spawn::{self, ExitStatus, SpawnSpec, Spawner};
+use super::spawn::{self, ExitStatus, Identity, SpawnSpec, Spawner};
 use crate::config::{Mode, PluginConfig};
 use crate::selfmetrics::{kind, reason, SelfMetrics};
 use nix::sys::signal::Signal;
@@ -26,14 +27,14 @@ use tokio::time::{sleep_until, timeout};
 pub const MAX_UNANSWERED: usize = 3;
 
 /// Exporter-wide settings every supervisor needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SupervisorOptions {
     /// The label naming the plugin on its series; empty disables it.
     pub plugin_label: String,
-    /// Longest protocol line accepted, in bytes.
-    pub max_line: usize,
     /// How long a plugin gets after `shutdown` before SIGTERM, and after SIGTERM before SIGKILL.
     pub shutdown_grace: Duration,
+    /// The isolation machinery (cgroups or the watchdog).
+    pub sandbox: Arc<Sandbox>,
 }
 
 /// Lifecycle state of a plugin, as shown in the API and landing page.
@@ -50,6 +51,8 @@ pub enum State {
     Stopping,
     /// Stopped for good (exporter shutdown).
     Stopped,
+    /// Refused: it would run as root without `allow_root`. Not retried.
+    Refused,
 }
 
 /// A snapshot of a plugin's state for the API and landing page. Never holds secrets.
@@ -90,6 +93,8 @@ pub enum CollectError {
     Plugin(String),
     /// The plugin exited while the collect was open.
     Exited,
+    /// The answer broke a limit and was refused whole.
+    Rejected(String),
 }
 
 type CollectResult = Result<Arc<Batch>, CollectError>;
@@ -114,6 +119,9 @@ struct Shared {
     /// Set once the first start attempt finished (readiness).
     attempted: AtomicBool,
     metrics: Arc<SelfMetrics>,
+    fence: Fence,
+    /// Usage figures last reported, to advance counters by what grew.
+    usage_seen: Mutex<Usage>,
 }
 
 impl Shared {
@@ -167,6 +175,8 @@ impl PluginHandle {
             cached: Mutex::new(None),
             attempted: AtomicBool::new(false),
             metrics,
+            fence: Fence::new(opts.sandbox.clone(), &cfg.name, cfg.limits.clone()),
+            usage_seen: Mutex::new(Usage::default()),
         });
         let (tx, rx) = mpsc::channel(64);
         let actor = Actor {
@@ -209,6 +219,19 @@ impl PluginHandle {
             Ok(Ok(Ok(batch))) => Some(batch),
             _ => None,
         }
+    }
+
+    /// Reads the plugin's resource use into the exporter's metrics (called per scrape).
+    pub fn refresh_usage(&self) {
+        let now = self.shared.fence.usage();
+        let mut seen = self
+            .shared
+            .usage_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.shared
+            .metrics
+            .usage(&self.shared.name, &now, &mut seen);
     }
 
     /// A copy of the plugin's current status.
@@ -258,10 +281,35 @@ struct Actor {
 
 impl Actor {
     async fn run(mut self) {
+        if let Some(error) = self.refusal() {
+            tracing::error!(plugin = %self.shared.name, %error, "refusing to start plugin");
+            {
+                let mut st = self.shared.status();
+                st.state = State::Refused;
+                st.last_error = Some(error);
+            }
+            self.shared.attempted.store(true, Ordering::Release);
+            // Answer scrapes (as down) until stopped; a config change is the only way out.
+            while let Some(cmd) = self.rx.recv().await {
+                match cmd {
+                    Command::Collect { reply, .. } => {
+                        let _ = reply.send(Err(CollectError::Down));
+                    }
+                    Command::Stop { done } => {
+                        self.shared.fence.remove();
+                        let _ = done.send(());
+                        return;
+                    }
+                }
+            }
+            return;
+        }
         let mut backoff = Backoff::default();
         loop {
             let started = Instant::now();
+            let oom_before = self.shared.fence.usage().oom_kills;
             let end = self.run_once().await;
+            self.shared.fence.ended();
             self.shared.attempted.store(true, Ordering::Release);
             self.shared.set_cached(None);
             self.shared
@@ -271,12 +319,28 @@ impl Actor {
                 .set(0.0);
             let (why, error) = match end {
                 End::Stop(done) => {
+                    self.shared.fence.remove();
                     self.set_state(State::Stopped, None);
                     let _ = done.send(());
                     return;
                 }
-                End::Orphaned => return,
-                End::Failed { reason, error } => (reason, error),
+                End::Orphaned => {
+                    self.shared.fence.remove();
+                    return;
+                }
+                End::Failed { reason, error } => {
+                    if self.shared.fence.usage().oom_kills > oom_before {
+                        let limit = self.cfg.limits.memory.unwrap_or_default();
+                        (
+                            reason::OOM,
+                            format!(
+                                "{error}: killed for exceeding its memory limit of {limit} bytes"
+                            ),
+                        )
+                    } else {
+                        (reason, error)
+                    }
+                }
             };
             let delay = backoff.next_delay(started.elapsed());
             tracing::warn!(plugin = %self.shared.name, reason = why, error = %error,
@@ -303,14 +367,51 @@ impl Actor {
                             let _ = reply.send(Err(CollectError::Down));
                         }
                         Some(Command::Stop { done }) => {
+                            self.shared.fence.remove();
                             self.set_state(State::Stopped, None);
                             let _ = done.send(());
                             return;
                         }
-                        None => return,
+                        None => {
+                            self.shared.fence.remove();
+                            return;
+                        }
                     },
                 }
             }
+        }
+    }
+
+    /// Why this plugin must not start at all, if it must not: it would run as root (the
+    /// exporter is root and no `user` is set) without `allow_root`.
+    fn refusal(&self) -> Option<String> {
+        let uid_set = self.cfg.run_as.as_ref().is_some_and(|r| r.uid.is_some());
+        if nix::unistd::geteuid().is_root() && !uid_set && !self.cfg.allow_root {
+            return Some(format!(
+                "plugin {} would run as root: set `user:` to an unprivileged user for it \
+                 (for example `user: nobody`), or set `allow_root: true` for it to accept that",
+                self.shared.name
+            ));
+        }
+        None
+    }
+
+    /// Checks the executable against the configured SHA-256, reading it anew before every
+    /// start (it may have been replaced).
+    async fn checksum_problem(&self) -> Option<String> {
+        let want = self.cfg.sha256?;
+        let path = std::path::PathBuf::from(&self.cfg.command[0]);
+        let got = tokio::task::spawn_blocking(move || sha256_file(&path)).await;
+        match got {
+            Ok(Ok(got)) if got == want => None,
+            Ok(Ok(got)) => Some(format!(
+                "{} has SHA-256 {}, but the configuration expects {}; not starting it",
+                self.cfg.command[0],
+                hex(&got),
+                hex(&want)
+            )),
+            Ok(Err(e)) => Some(format!("cannot hash {}: {e}", self.cfg.command[0])),
+            Err(e) => Some(format!("cannot hash {}: {e}", self.cfg.command[0])),
         }
     }
 
@@ -338,11 +439,39 @@ impl Actor {
     async fn run_once(&mut self) -> End {
         let name = self.shared.name.clone();
         self.set_state(State::Starting, None);
+        if let Some(error) = self.checksum_problem().await {
+            return End::Failed {
+                reason: reason::CHECKSUM,
+                error,
+            };
+        }
+        let own_uid = self
+            .cfg
+            .run_as
+            .as_ref()
+            .and_then(|r| r.uid)
+            .is_some_and(|u| u != nix::unistd::getuid().as_raw());
+        let cgroup_join = match self.shared.fence.join_files() {
+            Ok(f) => f,
+            Err(e) => {
+                return End::Failed {
+                    reason: reason::SPAWN_FAILED,
+                    error: format!("cannot open the plugin's cgroup: {e}"),
+                }
+            }
+        };
         let spec = SpawnSpec {
             plugin: name.clone(),
             argv: self.cfg.command.clone(),
             env: self.environment(),
             working_dir: self.cfg.working_dir.clone(),
+            rlimits: self.shared.fence.rlimits(own_uid),
+            cgroup_join,
+            run_as: self.cfg.run_as.as_ref().map(|r| Identity {
+                uid: r.uid,
+                gid: r.gid,
+                groups: r.groups.clone(),
+            }),
         };
         let spawned = match Spawner::global().spawn(spec).await {
             Ok(s) => s,
@@ -358,7 +487,9 @@ impl Actor {
         let opts = ReaderOptions {
             plugin: name.clone(),
             plugin_label: self.opts.plugin_label.clone(),
-            max_line: self.opts.max_line,
+            max_line: self.cfg.limits.max_line,
+            max_series: self.cfg.limits.max_series,
+            max_labels: self.cfg.limits.max_labels,
         };
         let mut io = match instance::start(spawned.stdin, spawned.stdout, spawned.stderr, opts) {
             Ok(io) => io,
@@ -371,6 +502,7 @@ impl Actor {
             }
         };
         tracing::info!(plugin = %name, pid = pid.as_raw(), "plugin started");
+        self.shared.fence.started(pid.as_raw());
         self.set_state(State::Running, Some(pid.as_raw()));
         self.shared.attempted.store(true, Ordering::Release);
         io.send(&HostMessage::Hello(HostHello {
@@ -453,6 +585,16 @@ impl Actor {
                         }
                     }
                     Event::Dropped(k) => self.shared.error(k),
+                    Event::Rejected { id, kind: k, limit, detail } => {
+                        self.shared.error(k);
+                        self.shared.metrics.limit_hit(&name, limit);
+                        tracing::warn!(plugin = %name, limit, %detail, "rejected a batch over a limit");
+                        let answer = match_answer(id, &mut open, live.as_ref());
+                        self.shared.status().last_error = Some(detail.clone());
+                        if answer == Answer::Live {
+                            finish(&self.shared, live.take(), Err(CollectError::Rejected(detail)));
+                        }
+                    }
                     Event::Eof => {
                         finish(&self.shared, live.take(), Err(CollectError::Exited));
                         // Stdout closes as a process exits; give the exit status a moment to
@@ -576,6 +718,18 @@ fn exit_end(name: &str, status: Option<ExitStatus>) -> End {
             error: "plugin ended (exit status lost)".into(),
         },
     }
+}
+
+fn sha256_file(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(h.finalize().into())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -34,16 +34,39 @@ pub fn repo() -> PathBuf {
 
 impl Exporter {
     /// Starts the exporter with `config` (YAML) and extra flags; waits until it listens.
+    /// Tests run as root here: a config without a `global:` section gets
+    /// `global: {allow_root: true}` so its plugins may run as root (the refusal has its own
+    /// test).
     pub fn start(config: &str, extra: &[&str]) -> Exporter {
+        Self::start_env(config, extra, &[])
+    }
+
+    /// [`Exporter::start`] with extra environment variables for the exporter.
+    pub fn start_env(config: &str, extra: &[&str], env: &[(&str, &str)]) -> Exporter {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("config.yml");
+        let config = if config.contains("global:") {
+            config.to_string()
+        } else {
+            format!("global:\n  allow_root: true\n{config}")
+        };
         std::fs::write(&cfg, config).unwrap();
-        Self::start_with_file(&cfg, dir, extra)
+        Self::launch(&cfg, dir, extra, env)
     }
 
     /// Starts the exporter on an existing config file.
     pub fn start_with_file(cfg: &Path, dir: tempfile::TempDir, extra: &[&str]) -> Exporter {
+        Self::launch(cfg, dir, extra, &[])
+    }
+
+    fn launch(
+        cfg: &Path,
+        dir: tempfile::TempDir,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Exporter {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_plugin-exporter"));
+        cmd.envs(env.iter().copied());
         cmd.arg("--config.file")
             .arg(cfg)
             .args([
@@ -186,6 +209,17 @@ impl Exporter {
     /// The exporter's pid.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// The exporter's resident memory in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kb * 1024
     }
 }
 

@@ -1,0 +1,181 @@
+//! The fence around one plugin: its cgroup (or, without cgroups, the watchdog), the rlimits
+//! its process starts with, and the usage figures the exporter reports for it.
+
+use super::spawn::Rlimit;
+use crate::config::Limits;
+use crate::sandbox::cgroup::{CgroupLimits, CgroupMode, Cgroups, PluginCgroup};
+use crate::sandbox::watchdog::{WatchLimits, Watchdog};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+/// The exporter-wide isolation machinery, chosen once at start.
+pub struct Sandbox {
+    /// The cgroup manager (mode `none` when cgroups cannot be used).
+    pub cgroups: Cgroups,
+    /// The watchdog, running only in mode `none`.
+    pub watchdog: Option<Watchdog>,
+}
+
+impl Sandbox {
+    /// Uses `cgroups`; starts the watchdog when they are off.
+    pub fn new(cgroups: Cgroups) -> Arc<Sandbox> {
+        let watchdog = (cgroups.mode() == CgroupMode::None)
+            .then(|| Watchdog::start(std::time::Duration::from_millis(100)));
+        Arc::new(Sandbox { cgroups, watchdog })
+    }
+}
+
+/// Resource use of a plugin's whole process tree, cumulative where it counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// Memory in use now.
+    pub memory_bytes: u64,
+    /// CPU time used, cumulative over restarts.
+    pub cpu_seconds: f64,
+    /// Processes (v1/v2: tasks) now.
+    pub processes: u64,
+    /// Kills for exceeding the memory limit (kernel OOM kills, or the watchdog's).
+    pub oom_kills: u64,
+    /// Times the memory limit was hit.
+    pub memory_hits: u64,
+    /// Times the process limit was hit.
+    pub pids_hits: u64,
+    /// Times the CPU quota throttled the plugin.
+    pub cpu_hits: u64,
+}
+
+/// One plugin's fence.
+pub struct Fence {
+    plugin: String,
+    limits: Limits,
+    sandbox: Arc<Sandbox>,
+    cgroup: Option<PluginCgroup>,
+}
+
+impl Fence {
+    /// Sets up the fence; with cgroups, creates the plugin's cgroup. A cgroup that cannot be
+    /// created leaves the plugin to the rlimits, with a warning (it still runs).
+    pub fn new(sandbox: Arc<Sandbox>, plugin: &str, limits: Limits) -> Fence {
+        let cgroup = if sandbox.cgroups.mode() == CgroupMode::None {
+            None
+        } else {
+            let cl = CgroupLimits {
+                memory: limits.memory,
+                cpu: limits.cpu,
+                pids: limits.pids,
+            };
+            match sandbox.cgroups.create(plugin, &cl) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(plugin, error = %e, "cannot create the plugin's cgroup; it runs with rlimits only");
+                    None
+                }
+            }
+        };
+        Fence {
+            plugin: plugin.to_string(),
+            limits,
+            sandbox,
+            cgroup,
+        }
+    }
+
+    /// The rlimits for the plugin's process. Cores are always off. Without a cgroup holding
+    /// memory, RLIMIT_DATA stands in for the memory limit; RLIMIT_NPROC counts every process
+    /// of the real uid, so it is set only when the plugin has a uid of its own.
+    pub fn rlimits(&self, own_uid: bool) -> Vec<(Rlimit, u64)> {
+        let mut r = vec![
+            (libc::RLIMIT_CORE, 0),
+            (libc::RLIMIT_NOFILE, self.limits.nofile),
+            (libc::RLIMIT_FSIZE, self.limits.fsize),
+        ];
+        if self.cgroup.is_none() {
+            if let Some(m) = self.limits.memory {
+                r.push((libc::RLIMIT_DATA, m));
+            }
+        }
+        if own_uid {
+            if let Some(p) = self.limits.pids {
+                r.push((libc::RLIMIT_NPROC, p));
+            }
+        }
+        r
+    }
+
+    /// Open `cgroup.procs` files for the child to join before exec.
+    pub fn join_files(&self) -> std::io::Result<Vec<OwnedFd>> {
+        match &self.cgroup {
+            Some(c) => c.join_files().map_err(std::io::Error::other),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Called once the plugin runs, with its process group.
+    pub fn started(&self, pgid: i32) {
+        if let Some(w) = &self.sandbox.watchdog {
+            w.watch(
+                &self.plugin,
+                pgid,
+                WatchLimits {
+                    memory: self.limits.memory,
+                    cpu: self.limits.cpu,
+                },
+            );
+        }
+    }
+
+    /// Called when an instance is over: kills whatever is left in its cgroup (processes that
+    /// left the group with setsid or a double fork) and stops watching it.
+    pub fn ended(&self) {
+        if let Some(c) = &self.cgroup {
+            if !c.kill_all() {
+                tracing::warn!(plugin = %self.plugin, "processes survive in the plugin's cgroup");
+            }
+        }
+        if let Some(w) = &self.sandbox.watchdog {
+            w.unwatch(&self.plugin);
+        }
+    }
+
+    /// Kills everything and removes the cgroup (the plugin is gone for good).
+    pub fn remove(&self) {
+        if let Some(c) = &self.cgroup {
+            if let Err(e) = c.remove() {
+                tracing::warn!(plugin = %self.plugin, error = %e, "cannot remove the plugin's cgroup");
+            }
+        }
+    }
+
+    /// The plugin's resource use now.
+    pub fn usage(&self) -> Usage {
+        if let Some(c) = &self.cgroup {
+            let s = c.stats();
+            return Usage {
+                memory_bytes: s.memory_bytes,
+                cpu_seconds: s.cpu_seconds,
+                processes: s.processes,
+                oom_kills: s.oom_kills,
+                memory_hits: s.memory_limit_hits,
+                pids_hits: s.pids_limit_hits,
+                cpu_hits: s.cpu_throttled,
+            };
+        }
+        match self
+            .sandbox
+            .watchdog
+            .as_ref()
+            .and_then(|w| w.stats(&self.plugin))
+        {
+            Some(s) => Usage {
+                memory_bytes: s.memory_bytes,
+                cpu_seconds: s.cpu_seconds,
+                processes: s.processes,
+                oom_kills: s.memory_kills,
+                memory_hits: s.memory_kills,
+                pids_hits: 0,
+                cpu_hits: s.cpu_throttles,
+            },
+            None => Usage::default(),
+        }
+    }
+}
