@@ -454,6 +454,7 @@ fn a_plugin_cannot_read_the_exporters_secrets() {
     assert_eq!(s.metric(&body, "secret_found_own", ""), 0.0);
     assert_eq!(s.metric(&body, "secret_found_parent", ""), 0.0);
     assert_eq!(s.metric(&body, "secret_parent_environ_readable", ""), 0.0);
+    s.assert_serving();
     s.stop_and_assert_gone();
 }
 
@@ -564,6 +565,32 @@ fn spawned_plugin_shows_its_rlimits_cgroup_and_user() {
     let mem = cg.lines().find(|l| l.contains(":memory:")).unwrap();
     let want = format!("plugin-exporter-{}/{}", s.e.pid(), s.bad);
     assert!(mem.ends_with(&want), "{mem} is not in {want}");
+    assert!(status.lines().any(|l| l == "Umask:\t0022"), "{status}");
+    // Only stdio is inherited: any other descriptor is the shell's own script file.
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let n: i32 = fd.file_name().to_str().unwrap().parse().unwrap();
+        if n > 2 {
+            let target = std::fs::read_link(fd.path()).unwrap();
+            assert!(
+                target.ends_with("secret.sh"),
+                "inherited fd {n} -> {}",
+                target.display()
+            );
+        }
+    }
+    // A fresh environment: PATH, LANG, the PLUGIN_EXPORTER_* tags, nothing else.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    for var in environ.split(|b| *b == 0).filter(|v| !v.is_empty()) {
+        let var = String::from_utf8_lossy(var);
+        let name = var.split('=').next().unwrap();
+        assert!(
+            ["PATH", "LANG"].contains(&name) || name.starts_with("PLUGIN_EXPORTER_"),
+            "unexpected variable {var}"
+        );
+    }
     let mem_dir = format!(
         "/sys/fs/cgroup/memory{}",
         mem.splitn(3, ':').nth(2).unwrap()
@@ -596,4 +623,53 @@ fn without_cgroups_the_memory_limit_becomes_rlimit_data() {
     );
     s.assert_serving();
     s.stop_and_assert_gone();
+}
+
+#[test]
+fn a_wrong_sha256_refuses_the_start_and_names_both_hashes() {
+    use sha2::Digest;
+    let script = std::fs::read(fixture("respond.sh")).unwrap();
+    let right: String = sha2::Sha256::digest(&script)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let wrong = "0".repeat(64);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("good");
+    std::fs::write(&data, format!("{GOOD}\n")).unwrap();
+    let (good, bad) = (unique("pinned"), unique("tampered"));
+    let cfg = format!(
+        "plugins:\n\
+         - {{name: {good}, command: [\"{r}\", \"{d}\"], sha256: {right}}}\n\
+         - {{name: {bad}, command: [\"{r}\", \"{d}\"], sha256: {wrong}}}\n",
+        r = fixture("respond.sh"),
+        d = data.display(),
+    );
+    let e = Exporter::start(&cfg, &[]);
+    let body = e.scrape_until(Duration::from_secs(20), |b| {
+        value(
+            b,
+            &format!(
+                "plugin_exporter_plugin_restarts_total{{plugin=\"{bad}\",reason=\"checksum\"}}"
+            ),
+        )
+        .is_some_and(|v| v >= 1.0)
+    });
+    assert_eq!(
+        value(&body, &format!("good_value{{plugin=\"{good}\"}}")),
+        Some(42.0)
+    );
+    assert!(
+        plugin_processes(&bad).is_empty(),
+        "a plugin with a wrong hash ran"
+    );
+    let api = e.plugins();
+    let p = api["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == bad.as_str())
+        .unwrap();
+    let err = p["last_error"].as_str().unwrap();
+    assert!(err.contains(&right) && err.contains(&wrong), "{err}");
 }
