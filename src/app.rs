@@ -5,15 +5,18 @@ use crate::config::{self, ConfigError};
 use crate::http::Server;
 use crate::plugin::fence::Sandbox;
 use crate::plugin::spawn::{self, Reaper};
-use crate::plugin::{PluginHandle, SupervisorOptions};
+use crate::plugin::SupervisorOptions;
+use crate::reload::{self, Reloader};
 use crate::sandbox::cgroup::Cgroups;
 use crate::selfmetrics::SelfMetrics;
+use crate::systemd;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 /// Runtime options from the command line.
 #[derive(Debug, Clone)]
@@ -22,13 +25,19 @@ pub struct Options {
     pub config_file: PathBuf,
     /// Addresses to listen on (`host:port`, or `:port` for every interface).
     pub listen: Vec<String>,
+    /// Serve on the sockets systemd passes (socket activation) instead of `listen`.
+    pub systemd_socket: bool,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
+    /// The web config file (`--web.config.file`: TLS, basic authentication, headers).
+    pub web_config: Option<PathBuf>,
     /// Grace after `shutdown` before SIGTERM, and after SIGTERM before SIGKILL.
     pub shutdown_grace: Duration,
     /// Use cgroups when the host allows (`true`), or never (`false`: rlimits and the
     /// watchdog only).
     pub cgroups: bool,
+    /// Reload when the configuration file changes.
+    pub config_watch: bool,
 }
 
 /// Why the exporter could not run.
@@ -49,6 +58,12 @@ pub enum AppError {
     /// The process could not become a child subreaper or watch for children.
     #[error("cannot set up process supervision")]
     Reaper(#[source] std::io::Error),
+    /// The web config file is invalid; nothing was started.
+    #[error("{0}")]
+    Web(#[from] crate::web::WebConfigError),
+    /// `--web.systemd-socket` was given but systemd passed no usable socket.
+    #[error("cannot use the sockets systemd passes (--web.systemd-socket)")]
+    SystemdSocket(#[source] std::io::Error),
 }
 
 /// Binds one listen address. `:port` means every interface, IPv6 and IPv4 where possible.
@@ -75,14 +90,44 @@ pub async fn bind(address: &str) -> Result<TcpListener, AppError> {
     TcpListener::bind(address).await.map_err(err)
 }
 
+/// The sockets systemd passes, as `--web.systemd-socket` wants them: at least one.
+fn systemd_listeners() -> Result<Vec<std::net::TcpListener>, AppError> {
+    match systemd::listeners_from_env().map_err(AppError::SystemdSocket)? {
+        Some(l) if !l.is_empty() => Ok(l),
+        _ => Err(AppError::SystemdSocket(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "none were passed ($LISTEN_FDS and $LISTEN_PID unset, or for another process)",
+        ))),
+    }
+}
+
 /// Runs the exporter until `shutdown` resolves, then stops every plugin and returns.
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
     let cfg = config::load(&opts.config_file)?;
+    // Checked before anything starts: a bad web config must not leave plugins running.
+    let web = match &opts.web_config {
+        Some(path) => {
+            let web = crate::web::load(path)?;
+            tracing::info!(file = %path.display(), config = ?web, "web config loaded");
+            web
+        }
+        None => crate::web::WebConfig::disabled(),
+    };
+    // Taken before any thread or child starts: systemd passes the sockets without
+    // close-on-exec (a child would keep them open), and taking them edits the environment.
+    let passed = if opts.systemd_socket {
+        Some(systemd_listeners()?)
+    } else {
+        None
+    };
     // Non-dumpable: processes of the same uid (plugins without a user of their own) cannot
     // read our memory or /proc/<pid>/environ, where the secrets are.
     // SAFETY: prctl with integer arguments only changes this process's own attribute.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     Reaper::start().map_err(AppError::Reaper)?;
+    // Requests wait in the channel until the reload task runs.
+    let (reload_tx, reload_rx) = mpsc::channel::<reload::Request>(8);
+    reload_on_sighup(reload_tx.clone()).map_err(AppError::Reaper)?;
     spawn::start_guard().map_err(AppError::Reaper)?;
     let stale = spawn::sweep_stale();
     if stale > 0 {
@@ -92,8 +137,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         );
     }
     let mut listeners = Vec::new();
-    for a in &opts.listen {
-        listeners.push(bind(a).await?);
+    if let Some(passed) = passed {
+        for l in passed {
+            l.set_nonblocking(true).map_err(AppError::SystemdSocket)?;
+            listeners.push(TcpListener::from_std(l).map_err(AppError::SystemdSocket)?);
+        }
+    } else {
+        for a in &opts.listen {
+            listeners.push(bind(a).await?);
+        }
     }
     let metrics = Arc::new(SelfMetrics::new(crate::VERSION, crate::REVISION));
     let (cgroups, why) = if opts.cgroups {
@@ -120,13 +172,9 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         shutdown_grace: opts.shutdown_grace,
         sandbox: sandbox.clone(),
     };
-    let plugins: Vec<PluginHandle> = cfg
-        .plugins
-        .iter()
-        .map(|p| PluginHandle::start(p.clone(), sup.clone(), metrics.clone()))
-        .collect();
+    let reloader = Reloader::start(opts.config_file.clone(), &cfg, sup, metrics.clone());
     tracing::info!(
-        plugins = plugins.len(),
+        plugins = cfg.plugins.len(),
         config = %opts.config_file.display(),
         "plugins starting"
     );
@@ -135,14 +183,47 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             tracing::info!(address = %addr, "listening");
         }
     }
+    // Listeners bound and every supervisor started: tell systemd (Type=notify) we are up.
+    if let Some(interval) = systemd::watchdog_interval() {
+        systemd::spawn_watchdog(interval);
+        tracing::info!(interval = ?interval, "sending systemd watchdog notifications");
+    }
+    if let Err(e) = systemd::ready() {
+        tracing::warn!(error = %e, "cannot notify systemd of readiness");
+    }
+    let shutdown = async {
+        shutdown.await;
+        if let Err(e) = systemd::stopping() {
+            tracing::warn!(error = %e, "cannot notify systemd of the shutdown");
+        }
+    };
     let server = Arc::new(Server {
-        plugins: plugins.clone(),
+        plugins: reloader.plugins(),
+        reload: reload_tx.clone(),
         metrics,
         telemetry_path: opts.telemetry_path.clone(),
+        web: std::sync::RwLock::new(Arc::new(web)),
     });
+    tokio::spawn(serve_reloads(
+        reloader.clone(),
+        server.clone(),
+        opts.web_config.clone(),
+        reload_rx,
+    ));
+    let _watcher = if opts.config_watch {
+        match reload::watch(opts.config_file.clone(), reload_tx.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch the configuration file; --config.watch is off");
+                None
+            }
+        }
+    } else {
+        None
+    };
     server.serve(listeners, shutdown).await;
     tracing::info!("shutting down: stopping plugins");
-    futures_util::future::join_all(plugins.iter().map(|p| p.stop())).await;
+    reloader.stop_all().await;
     let strays = spawn::sweep(None);
     if strays > 0 {
         tracing::warn!(processes = strays, "killed stray plugin processes");
@@ -152,18 +233,65 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT. SIGHUP is logged and otherwise ignored (its default action
-/// would kill the process).
+/// Applies reload requests (`POST /-/reload`, SIGHUP, `--config.watch`) one at a time. The web
+/// config is checked first and the plugin config next; either one bad changes nothing.
+async fn serve_reloads(
+    reloader: Arc<Reloader>,
+    server: Arc<Server>,
+    web_config: Option<PathBuf>,
+    mut requests: mpsc::Receiver<reload::Request>,
+) {
+    while let Some(reply) = requests.recv().await {
+        let _ = systemd::reloading();
+        let web = match web_config.as_deref().map(crate::web::load).transpose() {
+            Ok(w) => w,
+            Err(e) => {
+                let msg = reload::error_chain(&e);
+                tracing::error!(error = %msg, "web config reload failed; nothing changed");
+                server.metrics.reload_successful.set(0.0);
+                let _ = systemd::ready();
+                let _ = reply.send(Err(msg));
+                continue;
+            }
+        };
+        let result = reloader.reload().await;
+        if result.is_ok() {
+            if let Some(w) = web {
+                server.set_web(w);
+            }
+        }
+        let _ = systemd::ready();
+        let _ = reply.send(result);
+    }
+}
+
+/// Turns SIGHUP into reload requests. Registered early: SIGHUP's default action would kill
+/// the process.
+pub fn reload_on_sighup(requests: mpsc::Sender<reload::Request>) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!(signal = "SIGHUP", "reloading the configuration");
+            let (reply, done) = tokio::sync::oneshot::channel();
+            if requests.send(reply).await.is_err() {
+                return;
+            }
+            let _ = done.await;
+        }
+    });
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("cannot watch SIGTERM");
     let mut int = signal(SignalKind::interrupt()).expect("cannot watch SIGINT");
-    let mut hup = signal(SignalKind::hangup()).expect("cannot watch SIGHUP");
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!(signal = "SIGTERM", "received signal"); return }
             _ = int.recv() => { tracing::info!(signal = "SIGINT", "received signal"); return }
-            _ = hup.recv() => tracing::warn!("SIGHUP received: configuration reload is not supported yet; ignoring"),
         }
     }
 }

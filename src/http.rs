@@ -27,12 +27,18 @@ pub const SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
 
 /// What the handlers share.
 pub struct Server {
-    /// Plugins in configuration order (the first listed owns a contested family).
-    pub plugins: Vec<PluginHandle>,
+    /// Plugins in configuration order (the first listed owns a contested family); replaced
+    /// whole by a reload.
+    pub plugins: Arc<crate::reload::Plugins>,
+    /// Where `POST /-/reload` sends its request.
+    pub reload: tokio::sync::mpsc::Sender<crate::reload::Request>,
     /// The exporter's own metrics.
     pub metrics: Arc<SelfMetrics>,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
+    /// TLS, basic authentication and extra headers (`--web.config.file`); replaced whole on
+    /// reload through [`Server::set_web`].
+    pub web: std::sync::RwLock<Arc<crate::web::WebConfig>>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -48,6 +54,43 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
 }
 
 impl Server {
+    /// Replaces the web configuration: new connections and requests use it, open TLS
+    /// connections keep the handshake they made.
+    pub fn set_web(&self, w: crate::web::WebConfig) {
+        *self
+            .web
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(w);
+    }
+
+    /// The web configuration in force.
+    fn web(&self) -> Arc<crate::web::WebConfig> {
+        self.web
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Checks basic authentication (on every endpoint, as exporter-toolkit does), then
+    /// serves `req`; every response, a 401 too, carries the configured headers.
+    async fn respond(&self, req: Request<Incoming>) -> Resp {
+        let web = self.web();
+        let authorization = req.headers().get(hyper::header::AUTHORIZATION);
+        let mut resp = if web.authorize_async(authorization).await {
+            self.handle(req).await
+        } else {
+            // One answer whatever was wrong (user, password, header), so it tells nothing.
+            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(crate::web::CHALLENGE),
+            );
+            r
+        };
+        web.apply_headers(resp.headers_mut());
+        resp
+    }
+
     /// Serves connections from `listeners` until `shutdown` resolves, then stops accepting
     /// and gives open connections up to 5 s to finish.
     pub async fn serve(
@@ -84,19 +127,26 @@ impl Server {
                 Some(stream) = conn_rx.recv() => {
                     let _ = stream.set_nodelay(true);
                     let me = self.clone();
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(30))
-                        .serve_connection(
-                            TokioIo::new(stream),
-                            hyper::service::service_fn(move |req| {
-                                let me = me.clone();
-                                async move { Ok::<_, Infallible>(me.handle(req).await) }
-                            }),
-                        );
-                    let conn = graceful.watch(conn);
+                    // Read per connection, so a reload applies to the next connection.
+                    let tls = self.web().tls_acceptor();
+                    let watcher = graceful.watcher();
                     tokio::spawn(async move {
-                        let _ = conn.await;
+                        // The TLS handshake runs in the connection's task, not in this loop:
+                        // a slow or silent client delays no one else.
+                        let Some(stream) = crate::web::accept(tls, stream).await else {
+                            return;
+                        };
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(Duration::from_secs(30))
+                            .serve_connection(
+                                TokioIo::new(stream),
+                                hyper::service::service_fn(move |req| {
+                                    let me = me.clone();
+                                    async move { Ok::<_, Infallible>(me.respond(req).await) }
+                                }),
+                            );
+                        let _ = watcher.watch(conn).await;
                     });
                 }
                 _ = &mut shutdown => break,
@@ -116,17 +166,24 @@ impl Server {
     async fn handle(&self, req: Request<Incoming>) -> Resp {
         let path = req.uri().path();
         let get = req.method() == Method::GET || req.method() == Method::HEAD;
+        let post = req.method() == Method::POST;
         if path == self.telemetry_path {
             if !get {
                 return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
             }
             return self.metrics_response(&req).await;
         }
+        if let Some(rest) = path.strip_prefix("/api/v1/plugins/") {
+            return self.manage(rest, post).await;
+        }
         match (path, get) {
+            ("/-/reload", false) if post => self.reload().await,
+            ("/-/reload", _) => text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n"),
             ("/", true) => self.landing(),
             ("/-/healthy", true) => text(StatusCode::OK, "Healthy\n"),
             ("/-/ready", true) => {
-                let waiting = self.plugins.iter().filter(|p| !p.attempted()).count();
+                let plugins = self.plugins.snapshot();
+                let waiting = plugins.iter().filter(|p| !p.attempted()).count();
                 if waiting == 0 {
                     text(StatusCode::OK, "Ready\n")
                 } else {
@@ -137,7 +194,7 @@ impl Server {
                 }
             }
             ("/api/v1/plugins", true) => {
-                let all: Vec<_> = self.plugins.iter().map(|p| p.status()).collect();
+                let all: Vec<_> = self.plugins.snapshot().iter().map(|p| p.status()).collect();
                 let body = serde_json::to_vec_pretty(&serde_json::json!({ "plugins": all }))
                     .expect("status serializes");
                 let mut r = text(StatusCode::OK, body);
@@ -164,9 +221,10 @@ impl Server {
             .get(SCRAPE_TIMEOUT_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(scrape_budget);
+        let plugins = self.plugins.snapshot();
         let batches: Vec<Option<Arc<Batch>>> =
-            futures_util::future::join_all(self.plugins.iter().map(|p| p.batch(budget))).await;
-        let body = self.encode(&batches, format);
+            futures_util::future::join_all(plugins.iter().map(|p| p.batch(budget))).await;
+        let body = self.encode(&plugins, &batches, format);
         let mut resp = if gzip {
             let mut enc = flate2::write::GzEncoder::new(
                 Vec::with_capacity(body.len() / 4),
@@ -191,8 +249,13 @@ impl Server {
 
     /// Merges the batches (in plugin order) with our own metrics, counting merge drops once
     /// per batch.
-    pub fn encode(&self, batches: &[Option<Arc<Batch>>], format: Format) -> Vec<u8> {
-        for p in &self.plugins {
+    pub fn encode(
+        &self,
+        plugins: &[PluginHandle],
+        batches: &[Option<Arc<Batch>>],
+        format: Format,
+    ) -> Vec<u8> {
+        for p in plugins {
             p.refresh_usage();
         }
         let own = render(self.metrics.families(), None, false);
@@ -209,7 +272,7 @@ impl Server {
             .sum();
         let mut body = Vec::with_capacity(size + 16 * 1024);
         let drops = assemble(&own, &contributions, format, &mut body);
-        for ((plugin, batch), d) in self.plugins.iter().zip(batches).zip(&drops) {
+        for ((plugin, batch), d) in plugins.iter().zip(batches).zip(&drops) {
             let Some(batch) = batch else { continue };
             if (d.conflict > 0 || d.duplicate_series > 0)
                 && !batch.merge_counted.swap(true, Ordering::AcqRel)
@@ -229,9 +292,56 @@ impl Server {
         body
     }
 
+    /// `POST /-/reload`: reloads the configuration (and the web config) and answers 200, or
+    /// 500 with the reason nothing changed.
+    async fn reload(&self) -> Resp {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        if self.reload.send(reply).await.is_err() {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+        }
+        match done.await {
+            Ok(Ok(summary)) => text(StatusCode::OK, format!("Reloaded: {summary}\n")),
+            Ok(Err(e)) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("failed to reload config: {e}\n"),
+            ),
+            Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+        }
+    }
+
+    /// `POST /api/v1/plugins/{name}/{restart|disable|enable}`.
+    async fn manage(&self, rest: &str, post: bool) -> Resp {
+        let Some((name, action)) = rest.split_once('/') else {
+            return text(StatusCode::NOT_FOUND, "Not found\n");
+        };
+        if !matches!(action, "restart" | "disable" | "enable") {
+            return text(StatusCode::NOT_FOUND, "Not found\n");
+        }
+        if !post {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
+        }
+        let Some(plugin) = self.plugins.get(name) else {
+            return text(StatusCode::NOT_FOUND, "no such plugin\n");
+        };
+        let ok = match action {
+            "restart" => plugin.restart().await,
+            "disable" => plugin.disable().await,
+            _ => plugin.enable().await,
+        };
+        if !ok {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "the plugin is stopping\n");
+        }
+        tracing::info!(plugin = name, action, "plugin managed through the API");
+        let body = serde_json::to_vec_pretty(&plugin.status()).expect("status serializes");
+        let mut r = text(StatusCode::OK, body);
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
+    }
+
     fn landing(&self) -> Resp {
         let mut rows = String::new();
-        for p in &self.plugins {
+        for p in self.plugins.snapshot().iter() {
             let s = p.status();
             rows.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",

@@ -19,6 +19,7 @@
 //!   OpenMetrics encoders, and the merge of all plugins into one body.
 //! - [`selfmetrics`]: the exporter's own metrics (prometheus crate, encoded by ours).
 //! - [`http`]: the hyper server: `/metrics`, landing page, health, readiness, JSON API.
+//! - [`reload`]: the running plugin set; reloads restart only plugins whose config changed.
 //! - [`app`]: wires config, supervisors and server together; signals and graceful shutdown.
 //! - [`logging`]: tracing-subscriber setup, logfmt or JSON.
 //!
@@ -27,11 +28,15 @@
 pub mod app;
 pub mod config;
 pub mod exposition;
+pub mod formats;
 pub mod http;
 pub mod logging;
 pub mod plugin;
+pub mod reload;
 pub mod sandbox;
 pub mod selfmetrics;
+pub mod systemd;
+pub mod web;
 
 /// The exporter's version, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

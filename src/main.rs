@@ -20,12 +20,23 @@ struct Cli {
     /// Configuration file (YAML).
     #[arg(long = "config.file", default_value = "plugin-exporter.yml")]
     config_file: PathBuf,
+    /// Reload the configuration when its file changes (its directory is watched, so
+    /// replacing the file by rename, as editors and Kubernetes ConfigMaps do, is seen).
+    #[arg(long = "config.watch")]
+    config_watch: bool,
     /// Address to listen on; repeat for several. `:PORT` listens on every interface.
     #[arg(long = "web.listen-address", default_value = ":10100")]
     listen: Vec<String>,
+    /// Use the sockets systemd passes (socket activation) instead of --web.listen-address.
+    #[arg(long = "web.systemd-socket", default_value_t = false)]
+    systemd_socket: bool,
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     telemetry_path: String,
+    /// Web config file (Prometheus exporter-toolkit format): TLS, basic authentication and
+    /// response headers.
+    #[arg(long = "web.config.file")]
+    web_config: Option<PathBuf>,
     /// Only log messages with this severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
@@ -109,9 +120,12 @@ fn main() -> ExitCode {
     let opts = app::Options {
         config_file: cli.config_file,
         listen: cli.listen,
+        systemd_socket: cli.systemd_socket,
         telemetry_path: cli.telemetry_path,
+        web_config: cli.web_config,
         shutdown_grace: cli.shutdown_grace,
         cgroups: cli.cgroups,
+        config_watch: cli.config_watch,
     };
     match runtime.block_on(app::run(opts, app::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,12 +27,15 @@ pub mod kind {
     pub const LATE: &str = "late";
     /// The plugin answered a collect with `error`.
     pub const PLUGIN_ERROR: &str = "plugin_error";
+    /// Output of a one-shot plugin (text format, Nagios) that could not be parsed.
+    pub const PARSE_ERROR: &str = "parse_error";
     /// A collect rejected whole for holding more series than `max_series`.
     pub const SERIES_LIMIT: &str = "series_limit";
     /// A collect rejected whole for a series over `max_labels` or the label length bounds.
     pub const LABEL_LIMIT: &str = "label_limit";
     /// Every kind, for initialising the counters at zero.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
+        PARSE_ERROR,
         TIMEOUT,
         PROTOCOL,
         LINE_TOO_LONG,
@@ -80,10 +83,13 @@ pub mod reason {
     pub const SPAWN_FAILED: &str = "spawn_failed";
     /// The plugin was killed for exceeding its memory limit.
     pub const OOM: &str = "oom";
+    /// A restart asked for through the API.
+    pub const REQUESTED: &str = "requested";
     /// The executable's SHA-256 did not match the configured one; it was not started.
     pub const CHECKSUM: &str = "checksum";
     /// Every reason, for initialising the counters at zero.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
+        REQUESTED,
         EXITED,
         CRASHED,
         TIMEOUT,
@@ -122,10 +128,24 @@ pub struct SelfMetrics {
     pub limit_hits: IntCounterVec,
     /// The isolation mode, as a label of a constant 1.
     pub isolation: GaugeVec,
+    /// 1 while the plugin is disabled through the API.
+    pub disabled: GaugeVec,
+    /// 1 when the last configuration reload succeeded.
+    pub reload_successful: Gauge,
+    /// Unix time of the last successful configuration (re)load.
+    pub reload_timestamp: Gauge,
 }
 
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
     let g = GaugeVec::new(Opts::new(name, help), labels).expect("static metric options are valid");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("each metric name is registered once");
+    g
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> Gauge {
+    let g = Gauge::with_opts(Opts::new(name, help)).expect("static metric options are valid");
     registry
         .register(Box::new(g.clone()))
         .expect("each metric name is registered once");
@@ -221,6 +241,22 @@ impl SelfMetrics {
                 "Times the plugin hit one of its limits, by limit.",
                 &["plugin", "limit"],
             ),
+            disabled: gauge_vec(
+                &registry,
+                &format!("{p}disabled"),
+                "1 while the plugin is disabled through the API (until enabled or reloaded).",
+                &["plugin"],
+            ),
+            reload_successful: gauge(
+                &registry,
+                "plugin_exporter_config_last_reload_successful",
+                "1 when the last configuration reload succeeded, 0 when it failed (nothing changed).",
+            ),
+            reload_timestamp: gauge(
+                &registry,
+                "plugin_exporter_config_last_reload_success_timestamp_seconds",
+                "Unix time of the last successful configuration load or reload.",
+            ),
             isolation: gauge_vec(
                 &registry,
                 "plugin_exporter_isolation_info",
@@ -260,6 +296,7 @@ impl SelfMetrics {
         self.memory.with_label_values(&[plugin]).set(0.0);
         self.cpu.with_label_values(&[plugin]);
         self.processes.with_label_values(&[plugin]).set(0.0);
+        self.disabled.with_label_values(&[plugin]).set(0.0);
         self.oom_kills.with_label_values(&[plugin]);
         for l in limit::ALL {
             self.limit_hits.with_label_values(&[plugin, l]);
@@ -317,6 +354,7 @@ impl SelfMetrics {
         let _ = self.memory.remove_label_values(&[plugin]);
         let _ = self.cpu.remove_label_values(&[plugin]);
         let _ = self.processes.remove_label_values(&[plugin]);
+        let _ = self.disabled.remove_label_values(&[plugin]);
         let _ = self.oom_kills.remove_label_values(&[plugin]);
         for l in limit::ALL {
             let _ = self.limit_hits.remove_label_values(&[plugin, l]);

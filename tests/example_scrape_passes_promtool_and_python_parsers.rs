@@ -1,4 +1,4 @@
-//! A scrape of the example configuration (sh, Python and Rust plugins) passes
+//! A scrape of the example configuration (sh, Python, Rust and Node.js plugins) passes
 //! `promtool check metrics` with no lint problem, and Python's reference parser reads it in
 //! both formats; gzip bodies decode to the same families.
 mod common;
@@ -7,18 +7,29 @@ use std::io::Read;
 use std::time::Duration;
 
 fn start_examples() -> Exporter {
-    let rust_plugin = repo().join("target/debug/sysinfo-plugin");
-    assert!(
-        rust_plugin.exists(),
-        "{} is missing: build it with `cargo build --workspace` (scripts/test does)",
-        rust_plugin.display()
-    );
+    for bin in ["sysinfo-plugin", "sysinfo-push-plugin"] {
+        let rust_plugin = repo().join("target/debug").join(bin);
+        assert!(
+            rust_plugin.exists(),
+            "{} is missing: build it with `cargo build --workspace` (scripts/test does)",
+            rust_plugin.display()
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     Exporter::start_with_file(&repo().join("examples/plugin-exporter.yml"), dir, &[])
 }
 
 fn all_up(body: &str) -> bool {
-    ["loadavg", "meminfo", "sysinfo"].iter().all(|p| {
+    [
+        "loadavg",
+        "meminfo",
+        "sysinfo",
+        "sysinfo-push",
+        "procstat",
+        "uptime",
+    ]
+    .iter()
+    .all(|p| {
         value(
             body,
             &format!("plugin_exporter_plugin_up{{plugin=\"{p}\"}}"),

@@ -7,7 +7,12 @@
 //! reliable prefix for plugins that match lines without a JSON parser.
 //!
 //! Receivers ignore fields they do not know, so later minor additions stay compatible.
+//!
+//! Plugins written in Rust can use the [`sdk`] module instead of these types directly: it
+//! builds batches, answers collects and pushes, and keeps to the protocol's rules.
 #![forbid(unsafe_code)]
+
+pub mod sdk;
 
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;

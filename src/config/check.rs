@@ -239,6 +239,16 @@ fn resolve_plugin(
     }
     check_interval(report, here, raw.interval.map(|d| d.0));
     check_timeout(report, here, raw.timeout.map(|d| d.0));
+    if raw.format != super::Format::Jsonl && raw.mode == super::Mode::Push {
+        report.report(
+            &at(&[key("mode")]),
+            format!(
+                "mode push needs a long-running plugin, but format {} runs the command once per \
+                 collect: use mode scrape or interval",
+                raw.format.as_str()
+            ),
+        );
+    }
 
     let mut resolved_env = Vec::new();
     for (name, value) in raw.env.0 {
@@ -279,6 +289,7 @@ fn resolve_plugin(
         name: raw.name,
         command,
         mode: raw.mode,
+        format: raw.format,
         interval: raw.interval.map_or(global.interval, |d| d.0),
         timeout: raw.timeout.map_or(global.timeout, |d| d.0),
         config: serde_json::Value::Object(raw.config.0),

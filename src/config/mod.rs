@@ -122,6 +122,30 @@ impl fmt::Display for Mode {
     }
 }
 
+/// What a plugin's command is and prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// A long-running process speaking the JSON-lines protocol (PROTOCOL.md).
+    #[default]
+    Jsonl,
+    /// Run once per collect; prints the Prometheus text format (or OpenMetrics) and exits.
+    Prometheus,
+    /// Run once per collect; a Nagios plugin: exit code and performance data.
+    Nagios,
+}
+
+impl Format {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Prometheus => "prometheus",
+            Format::Nagios => "nagios",
+        }
+    }
+}
+
 /// A checked configuration, with every default applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -167,6 +191,8 @@ pub struct PluginConfig {
     pub command: Vec<String>,
     /// How metrics are gathered.
     pub mode: Mode,
+    /// What the command is: a JSON-lines plugin, or a command run once per collect.
+    pub format: Format,
     /// Collection interval (`global.interval` unless set).
     pub interval: Duration,
     /// Collection timeout (`global.timeout` unless set); greater than zero.
@@ -344,6 +370,8 @@ struct RawPlugin {
     command: RawCommand,
     #[serde(default)]
     mode: Mode,
+    #[serde(default)]
+    format: Format,
     interval: Option<duration::PromDuration>,
     timeout: Option<duration::PromDuration>,
     #[serde(default)]

@@ -9,6 +9,7 @@
 pub mod merge;
 pub mod model;
 pub mod own;
+pub mod parse;
 pub mod render;
 #[cfg(test)]
 mod testing;

@@ -26,7 +26,7 @@ impl Sandbox {
 }
 
 /// Resource use of a plugin's whole process tree, cumulative where it counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Usage {
     /// Memory in use now.
     pub memory_bytes: u64,

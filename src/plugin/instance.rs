@@ -207,34 +207,19 @@ pub fn parse_line(line: &[u8], plugin_label: Option<&str>, opts: &ReaderOptions)
     };
     Some(match msg {
         PluginMessage::Hello(h) => Event::Hello(h),
-        PluginMessage::Metrics(m) => {
-            if let Some(detail) = label_budget_broken(&m.families, opts.max_labels, plugin_label) {
-                return Some(Event::Rejected {
-                    id: m.id,
-                    kind: kind::LABEL_LIMIT,
-                    limit: limit::MAX_LABELS,
-                    detail,
-                });
-            }
-            let mut drops = Drops::default();
-            let opts = ValidateOptions {
-                max_labels: opts.max_labels,
-                ..ValidateOptions::with_extra_label(plugin_label.map(|l| (l, plugin)))
-            };
-            let families = validate(m.families, &opts, &mut drops);
-            let families = render(families, opts.extra_label, plugin_label.is_none());
-            let series = families.iter().map(|f| f.series).sum();
-            Event::Metrics {
+        PluginMessage::Metrics(m) => match build_batch(m.families, plugin_label, opts) {
+            Ok((batch, drops)) => Event::Metrics {
                 id: m.id,
-                batch: Arc::new(Batch {
-                    families,
-                    series,
-                    received: SystemTime::now(),
-                    merge_counted: AtomicBool::new(false),
-                }),
+                batch,
                 drops,
-            }
-        }
+            },
+            Err(r) => Event::Rejected {
+                id: m.id,
+                kind: r.kind,
+                limit: r.limit,
+                detail: r.detail,
+            },
+        },
         PluginMessage::Error(e) => Event::Error {
             id: e.id,
             message: e.message,
@@ -244,6 +229,59 @@ pub fn parse_line(line: &[u8], plugin_label: Option<&str>, opts: &ReaderOptions)
             return None;
         }
     })
+}
+
+/// A batch refused whole for breaking a budget.
+#[derive(Debug)]
+pub struct Rejection {
+    /// Error kind to count.
+    pub kind: &'static str,
+    /// Limit to count a hit of.
+    pub limit: &'static str,
+    /// What was wrong, for the log.
+    pub detail: String,
+}
+
+/// Turns a plugin's families into a served batch: whole-batch budgets first (series count,
+/// labels), then validation (what it drops is returned) and rendering in both formats.
+pub fn build_batch(
+    families: Vec<plugin_protocol::Family>,
+    plugin_label: Option<&str>,
+    opts: &ReaderOptions,
+) -> Result<(Arc<Batch>, Drops), Rejection> {
+    let series: usize = families.iter().map(|f| f.samples.len()).sum();
+    if series > opts.max_series {
+        return Err(Rejection {
+            kind: kind::SERIES_LIMIT,
+            limit: limit::MAX_SERIES,
+            detail: format!(
+                "{series} series in one batch, over max_series {}",
+                opts.max_series
+            ),
+        });
+    }
+    if let Some(detail) = label_budget_broken(&families, opts.max_labels, plugin_label) {
+        return Err(Rejection {
+            kind: kind::LABEL_LIMIT,
+            limit: limit::MAX_LABELS,
+            detail,
+        });
+    }
+    let mut drops = Drops::default();
+    let vopts = ValidateOptions {
+        max_labels: opts.max_labels,
+        ..ValidateOptions::with_extra_label(plugin_label.map(|l| (l, opts.plugin.as_str())))
+    };
+    let families = validate(families, &vopts, &mut drops);
+    let families = render(families, vopts.extra_label, plugin_label.is_none());
+    let series = families.iter().map(|f| f.series).sum();
+    let batch = Batch {
+        families,
+        series,
+        received: SystemTime::now(),
+        merge_counted: AtomicBool::new(false),
+    };
+    Ok((Arc::new(batch), drops))
 }
 
 /// The first series breaking the label budget, described; `None` when all are within it.
@@ -291,7 +329,8 @@ const STDERR_MAX_LINE: usize = 4096;
 const STDERR_RATE: f64 = 20.0;
 const STDERR_BURST: f64 = 100.0;
 
-async fn read_stderr(pipe: pipe::Receiver, plugin: String) {
+/// Forwards a plugin's stderr into the exporter's log, line by line, cut and rate limited.
+pub async fn read_stderr(pipe: pipe::Receiver, plugin: String) {
     let mut reader = LineReader::new(pipe, STDERR_MAX_LINE);
     let mut tokens = STDERR_BURST;
     let mut last = Instant::now();

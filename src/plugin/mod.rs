@@ -4,6 +4,7 @@ pub mod backoff;
 pub mod fence;
 pub mod instance;
 pub mod lines;
+pub mod oneshot;
 pub mod spawn;
 pub mod supervisor;
 

@@ -8,8 +8,10 @@
 use super::backoff::Backoff;
 use super::fence::{Fence, Sandbox, Usage};
 use super::instance::{self, Batch, Event, Io, ReaderOptions, EOF_EXIT_WAIT};
+use super::oneshot as oneshot_run;
 use super::spawn::{self, ExitStatus, Identity, SpawnSpec, Spawner};
-use crate::config::{Mode, PluginConfig};
+use crate::config::{Format, Mode, PluginConfig};
+use crate::exposition::validate::Drops;
 use crate::selfmetrics::{kind, reason, SelfMetrics};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -53,6 +55,8 @@ pub enum State {
     Stopped,
     /// Refused: it would run as root without `allow_root`. Not retried.
     Refused,
+    /// Disabled through the API; not running until enabled.
+    Disabled,
 }
 
 /// A snapshot of a plugin's state for the API and landing page. Never holds secrets.
@@ -80,6 +84,12 @@ pub struct PluginStatus {
     pub plugin_version: Option<String>,
     /// The command line.
     pub command: Vec<String>,
+    /// `jsonl`, `prometheus` or `nagios`.
+    pub format: &'static str,
+    /// The plugin's limits and budgets (`null`: unlimited).
+    pub limits: serde_json::Value,
+    /// Resource use of its process tree now.
+    pub usage: Usage,
 }
 
 /// Why a collect produced no batch.
@@ -105,6 +115,18 @@ enum Command {
         reply: oneshot::Sender<CollectResult>,
     },
     Stop {
+        done: oneshot::Sender<()>,
+    },
+    /// Stop the running instance and start a new one at once (no backoff).
+    Restart {
+        done: oneshot::Sender<()>,
+    },
+    /// Stop the plugin and keep it stopped until enabled.
+    Disable {
+        done: oneshot::Sender<()>,
+    },
+    /// Start a disabled plugin again.
+    Enable {
         done: oneshot::Sender<()>,
     },
 }
@@ -171,6 +193,18 @@ impl PluginHandle {
                 last_error: None,
                 plugin_version: None,
                 command: cfg.command.clone(),
+                format: cfg.format.as_str(),
+                limits: serde_json::json!({
+                    "memory_bytes": cfg.limits.memory,
+                    "cpu_cores": cfg.limits.cpu,
+                    "pids": cfg.limits.pids,
+                    "nofile": cfg.limits.nofile,
+                    "fsize_bytes": cfg.limits.fsize,
+                    "max_series": cfg.limits.max_series,
+                    "max_line_bytes": cfg.limits.max_line,
+                    "max_labels": cfg.limits.max_labels,
+                }),
+                usage: Usage::default(),
             }),
             cached: Mutex::new(None),
             attempted: AtomicBool::new(false),
@@ -223,6 +257,11 @@ impl PluginHandle {
 
     /// Reads the plugin's resource use into the exporter's metrics (called per scrape).
     pub fn refresh_usage(&self) {
+        // A scrape that started before a reload may still hold a plugin the reload removed:
+        // reporting it would bring back the series the reload deleted.
+        if self.shared.status().state == State::Stopped {
+            return;
+        }
         let now = self.shared.fence.usage();
         let mut seen = self
             .shared
@@ -234,14 +273,38 @@ impl PluginHandle {
             .usage(&self.shared.name, &now, &mut seen);
     }
 
-    /// A copy of the plugin's current status.
+    /// A copy of the plugin's current status, with its resource use now.
     pub fn status(&self) -> PluginStatus {
-        self.shared.status().clone()
+        let mut st = self.shared.status().clone();
+        st.usage = self.shared.fence.usage();
+        st
     }
 
     /// True once the plugin's first start attempt has finished, successful or not.
     pub fn attempted(&self) -> bool {
         self.shared.attempted.load(Ordering::Acquire)
+    }
+
+    /// Stops the running instance and starts a new one at once. False when the supervisor is
+    /// gone.
+    pub async fn restart(&self) -> bool {
+        self.command(|done| Command::Restart { done }).await
+    }
+
+    /// Stops the plugin and keeps it stopped (until enabled, a reload or an exporter
+    /// restart).
+    pub async fn disable(&self) -> bool {
+        self.command(|done| Command::Disable { done }).await
+    }
+
+    /// Starts a disabled plugin again.
+    pub async fn enable(&self) -> bool {
+        self.command(|done| Command::Enable { done }).await
+    }
+
+    async fn command(&self, make: impl FnOnce(oneshot::Sender<()>) -> Command) -> bool {
+        let (done, rx) = oneshot::channel();
+        self.tx.send(make(done)).await.is_ok() && rx.await.is_ok()
     }
 
     /// Stops the plugin (shutdown message, stdin closed, SIGTERM, SIGKILL) and waits for it.
@@ -261,6 +324,10 @@ enum End {
     Orphaned,
     /// The process ended or was stopped for a fault; restart it.
     Failed { reason: &'static str, error: String },
+    /// A restart was requested (API); reply when the new instance is starting.
+    Restart(oneshot::Sender<()>),
+    /// The plugin was disabled (API); reply once stopped.
+    Disable(oneshot::Sender<()>),
 }
 
 /// The collect currently waiting for an answer.
@@ -300,9 +367,17 @@ impl Actor {
                         let _ = done.send(());
                         return;
                     }
+                    Command::Restart { done }
+                    | Command::Disable { done }
+                    | Command::Enable { done } => {
+                        let _ = done.send(());
+                    }
                 }
             }
             return;
+        }
+        if self.cfg.format != Format::Jsonl {
+            return self.run_oneshot().await;
         }
         let mut backoff = Backoff::default();
         loop {
@@ -328,6 +403,21 @@ impl Actor {
                     self.shared.fence.remove();
                     return;
                 }
+                End::Restart(done) => {
+                    tracing::info!(plugin = %self.shared.name, "restarting plugin on request");
+                    self.count_restart(reason::REQUESTED, "restarted on request".into());
+                    backoff = Backoff::default();
+                    let _ = done.send(());
+                    continue;
+                }
+                End::Disable(done) => {
+                    let _ = done.send(());
+                    if !self.disabled().await {
+                        return;
+                    }
+                    backoff = Backoff::default();
+                    continue;
+                }
                 End::Failed { reason, error } => {
                     if self.shared.fence.usage().oom_kills > oom_before {
                         let limit = self.cfg.limits.memory.unwrap_or_default();
@@ -345,19 +435,7 @@ impl Actor {
             let delay = backoff.next_delay(started.elapsed());
             tracing::warn!(plugin = %self.shared.name, reason = why, error = %error,
                 delay_ms = delay.as_millis() as u64, "plugin stopped; restarting after a delay");
-            self.shared
-                .metrics
-                .restarts
-                .with_label_values(&[&self.shared.name, why])
-                .inc();
-            {
-                let mut st = self.shared.status();
-                st.restarts += 1;
-                st.up = false;
-                st.pid = None;
-                st.state = State::Restarting;
-                st.last_error = Some(error);
-            }
+            self.count_restart(why, error);
             let until = tokio::time::Instant::now() + delay;
             loop {
                 tokio::select! {
@@ -372,6 +450,21 @@ impl Actor {
                             let _ = done.send(());
                             return;
                         }
+                        Some(Command::Restart { done }) => {
+                            let _ = done.send(());
+                            break;
+                        }
+                        Some(Command::Disable { done }) => {
+                            let _ = done.send(());
+                            if !self.disabled().await {
+                                return;
+                            }
+                            backoff = Backoff::default();
+                            break;
+                        }
+                        Some(Command::Enable { done }) => {
+                            let _ = done.send(());
+                        }
                         None => {
                             self.shared.fence.remove();
                             return;
@@ -380,6 +473,65 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Counts a restart and records why in the status.
+    fn count_restart(&self, why: &'static str, error: String) {
+        self.shared
+            .metrics
+            .restarts
+            .with_label_values(&[&self.shared.name, why])
+            .inc();
+        let mut st = self.shared.status();
+        st.restarts += 1;
+        st.up = false;
+        st.pid = None;
+        st.state = State::Restarting;
+        st.last_error = Some(error);
+    }
+
+    /// Keeps the plugin stopped until it is enabled (true) or the supervisor must end
+    /// (false). Scrapes get nothing for it meanwhile.
+    async fn disabled(&mut self) -> bool {
+        let name = self.shared.name.clone();
+        tracing::info!(plugin = %name, "plugin disabled");
+        self.set_state(State::Disabled, None);
+        self.shared.set_cached(None);
+        self.shared.status().up = false;
+        self.shared.metrics.up.with_label_values(&[&name]).set(0.0);
+        self.shared
+            .metrics
+            .disabled
+            .with_label_values(&[&name])
+            .set(1.0);
+        while let Some(cmd) = self.rx.recv().await {
+            match cmd {
+                Command::Collect { reply, .. } => {
+                    let _ = reply.send(Err(CollectError::Down));
+                }
+                Command::Restart { done } | Command::Disable { done } => {
+                    let _ = done.send(());
+                }
+                Command::Enable { done } => {
+                    tracing::info!(plugin = %name, "plugin enabled");
+                    self.shared
+                        .metrics
+                        .disabled
+                        .with_label_values(&[&name])
+                        .set(0.0);
+                    let _ = done.send(());
+                    return true;
+                }
+                Command::Stop { done } => {
+                    self.shared.fence.remove();
+                    self.set_state(State::Stopped, None);
+                    let _ = done.send(());
+                    return false;
+                }
+            }
+        }
+        self.shared.fence.remove();
+        false
     }
 
     /// Why this plugin must not start at all, if it must not: it would run as root (the
@@ -394,25 +546,6 @@ impl Actor {
             ));
         }
         None
-    }
-
-    /// Checks the executable against the configured SHA-256, reading it anew before every
-    /// start (it may have been replaced).
-    async fn checksum_problem(&self) -> Option<String> {
-        let want = self.cfg.sha256?;
-        let path = std::path::PathBuf::from(&self.cfg.command[0]);
-        let got = tokio::task::spawn_blocking(move || sha256_file(&path)).await;
-        match got {
-            Ok(Ok(got)) if got == want => None,
-            Ok(Ok(got)) => Some(format!(
-                "{} has SHA-256 {}, but the configuration expects {}; not starting it",
-                self.cfg.command[0],
-                hex(&got),
-                hex(&want)
-            )),
-            Ok(Err(e)) => Some(format!("cannot hash {}: {e}", self.cfg.command[0])),
-            Err(e) => Some(format!("cannot hash {}: {e}", self.cfg.command[0])),
-        }
     }
 
     fn set_state(&self, state: State, pid: Option<i32>) {
@@ -435,33 +568,21 @@ impl Actor {
         env
     }
 
-    /// Runs the plugin process once, until it ends or a stop is requested.
-    async fn run_once(&mut self) -> End {
-        let name = self.shared.name.clone();
-        self.set_state(State::Starting, None);
-        if let Some(error) = self.checksum_problem().await {
-            return End::Failed {
-                reason: reason::CHECKSUM,
-                error,
-            };
-        }
+    /// What to start, fenced: environment, rlimits, cgroup, identity.
+    fn spawn_spec(&self) -> Result<SpawnSpec, String> {
         let own_uid = self
             .cfg
             .run_as
             .as_ref()
             .and_then(|r| r.uid)
             .is_some_and(|u| u != nix::unistd::getuid().as_raw());
-        let cgroup_join = match self.shared.fence.join_files() {
-            Ok(f) => f,
-            Err(e) => {
-                return End::Failed {
-                    reason: reason::SPAWN_FAILED,
-                    error: format!("cannot open the plugin's cgroup: {e}"),
-                }
-            }
-        };
-        let spec = SpawnSpec {
-            plugin: name.clone(),
+        let cgroup_join = self
+            .shared
+            .fence
+            .join_files()
+            .map_err(|e| format!("cannot open the plugin's cgroup: {e}"))?;
+        Ok(SpawnSpec {
+            plugin: self.shared.name.clone(),
             argv: self.cfg.command.clone(),
             env: self.environment(),
             working_dir: self.cfg.working_dir.clone(),
@@ -472,6 +593,168 @@ impl Actor {
                 gid: r.gid,
                 groups: r.groups.clone(),
             }),
+        })
+    }
+
+    fn reader_options(&self) -> ReaderOptions {
+        ReaderOptions {
+            plugin: self.shared.name.clone(),
+            plugin_label: self.opts.plugin_label.clone(),
+            max_line: self.cfg.limits.max_line,
+            max_series: self.cfg.limits.max_series,
+            max_labels: self.cfg.limits.max_labels,
+        }
+    }
+
+    /// The loop of a plugin run once per collect (`format: prometheus | nagios`): no process
+    /// lives between collects, so there is nothing to restart; each collect runs the command
+    /// in its fence (single flight, like JSON-lines plugins).
+    async fn run_oneshot(mut self) {
+        let name = self.shared.name.clone();
+        self.set_state(State::Running, None);
+        self.shared.attempted.store(true, Ordering::Release);
+        type Outcome = Result<(Arc<Batch>, Drops), oneshot_run::Failure>;
+        let (done_tx, mut done_rx) = mpsc::channel::<Outcome>(1);
+        let mut live: Option<Live> = None;
+        let mut task: Option<tokio::task::JoinHandle<()>> = None;
+        let mut disabled = false;
+        let mut tick = (self.cfg.mode == Mode::Interval).then(|| {
+            let mut t = tokio::time::interval(self.cfg.interval);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        loop {
+            let mut start: Option<(Duration, Option<oneshot::Sender<CollectResult>>)> = None;
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(Command::Collect { deadline, reply }) => {
+                        if disabled {
+                            let _ = reply.send(Err(CollectError::Down));
+                        } else if let Some(l) = &mut live {
+                            l.waiters.push(reply);
+                        } else {
+                            start = Some((deadline, Some(reply)));
+                        }
+                    }
+                    Some(Command::Restart { done }) => {
+                        let _ = done.send(());
+                    }
+                    Some(Command::Disable { done }) => {
+                        disabled = true;
+                        self.set_state(State::Disabled, None);
+                        self.shared.set_cached(None);
+                        self.shared.metrics.up.with_label_values(&[&name]).set(0.0);
+                        self.shared.metrics.disabled.with_label_values(&[&name]).set(1.0);
+                        let _ = done.send(());
+                    }
+                    Some(Command::Enable { done }) => {
+                        disabled = false;
+                        self.set_state(State::Running, None);
+                        self.shared.metrics.disabled.with_label_values(&[&name]).set(0.0);
+                        let _ = done.send(());
+                    }
+                    stop => {
+                        if let Some(t) = task.take() {
+                            t.abort();
+                        }
+                        finish(&self.shared, live.take(), Err(CollectError::Down));
+                        self.shared.fence.remove();
+                        self.set_state(State::Stopped, None);
+                        if let Some(Command::Stop { done }) = stop {
+                            let _ = done.send(());
+                        }
+                        return;
+                    }
+                },
+                Some(outcome) = done_rx.recv() => {
+                    task = None;
+                    let result = match outcome {
+                        Ok((batch, drops)) => {
+                            let m = &self.shared.metrics;
+                            m.error(&name, kind::INVALID_METRIC, drops.invalid_metric);
+                            m.error(&name, kind::DUPLICATE_SERIES, drops.duplicate_series);
+                            Ok(batch)
+                        }
+                        Err(failure) => {
+                            let (k, lim, detail) = failure.describe();
+                            self.shared.error(k);
+                            if let Some(l) = lim {
+                                self.shared.metrics.limit_hit(&name, l);
+                            }
+                            tracing::warn!(plugin = %name, error = %detail, "collect failed");
+                            self.shared.status().last_error = Some(detail.clone());
+                            Err(CollectError::Plugin(detail))
+                        }
+                    };
+                    finish(&self.shared, live.take(), result);
+                }
+                _ = async { tick.as_mut().expect("guarded by is_some").tick().await }, if tick.is_some() && !disabled => {
+                    if live.is_none() {
+                        start = Some((self.cfg.timeout, None));
+                    }
+                }
+            }
+            let Some((deadline, reply)) = start else {
+                continue;
+            };
+            let now = Instant::now();
+            live = Some(Live {
+                id: 0,
+                started: now,
+                deadline: now + deadline,
+                waiters: reply.into_iter().collect(),
+            });
+            let spec = match self.spawn_spec() {
+                Ok(spec) => spec,
+                Err(e) => {
+                    let _ = done_tx.send(Err(oneshot_run::Failure::Spawn(e))).await;
+                    continue;
+                }
+            };
+            let (shared, opts, tx) = (self.shared.clone(), self.reader_options(), done_tx.clone());
+            let (format, sha, program) = (
+                self.cfg.format,
+                self.cfg.sha256,
+                self.cfg.command[0].clone(),
+            );
+            task = Some(tokio::spawn(async move {
+                let outcome = match checksum_problem(sha, &program).await {
+                    Some(e) => Err(oneshot_run::Failure::Failed(e)),
+                    None => {
+                        oneshot_run::collect(
+                            format,
+                            spec,
+                            &shared.fence,
+                            deadline,
+                            &opts,
+                            &shared.metrics,
+                        )
+                        .await
+                    }
+                };
+                let _ = tx.send(outcome).await;
+            }));
+        }
+    }
+
+    /// Runs the plugin process once, until it ends or a stop is requested.
+    async fn run_once(&mut self) -> End {
+        let name = self.shared.name.clone();
+        self.set_state(State::Starting, None);
+        if let Some(error) = checksum_problem(self.cfg.sha256, &self.cfg.command[0]).await {
+            return End::Failed {
+                reason: reason::CHECKSUM,
+                error,
+            };
+        }
+        let spec = match self.spawn_spec() {
+            Ok(spec) => spec,
+            Err(error) => {
+                return End::Failed {
+                    reason: reason::SPAWN_FAILED,
+                    error,
+                }
+            }
         };
         let spawned = match Spawner::global().spawn(spec).await {
             Ok(s) => s,
@@ -484,13 +767,7 @@ impl Actor {
         };
         let pid = spawned.pid;
         let mut exited = spawned.exited;
-        let opts = ReaderOptions {
-            plugin: name.clone(),
-            plugin_label: self.opts.plugin_label.clone(),
-            max_line: self.cfg.limits.max_line,
-            max_series: self.cfg.limits.max_series,
-            max_labels: self.cfg.limits.max_labels,
-        };
+        let opts = self.reader_options();
         let mut io = match instance::start(spawned.stdin, spawned.stdout, spawned.stderr, opts) {
             Ok(io) => io,
             Err(e) => {
@@ -535,6 +812,19 @@ impl Actor {
                         finish(&self.shared, live.take(), Err(CollectError::Down));
                         self.terminate(&mut io, &mut exited, pid).await;
                         return End::Stop(done);
+                    }
+                    Some(Command::Restart { done }) => {
+                        finish(&self.shared, live.take(), Err(CollectError::Down));
+                        self.terminate(&mut io, &mut exited, pid).await;
+                        return End::Restart(done);
+                    }
+                    Some(Command::Disable { done }) => {
+                        finish(&self.shared, live.take(), Err(CollectError::Down));
+                        self.terminate(&mut io, &mut exited, pid).await;
+                        return End::Disable(done);
+                    }
+                    Some(Command::Enable { done }) => {
+                        let _ = done.send(());
                     }
                     None => {
                         self.terminate(&mut io, &mut exited, pid).await;
@@ -717,6 +1007,24 @@ fn exit_end(name: &str, status: Option<ExitStatus>) -> End {
             reason: reason::CRASHED,
             error: "plugin ended (exit status lost)".into(),
         },
+    }
+}
+
+/// Checks the executable against the configured SHA-256, reading it anew before every start
+/// (it may have been replaced). `None` when it matches or nothing is pinned.
+async fn checksum_problem(want: Option<[u8; 32]>, program: &str) -> Option<String> {
+    let want = want?;
+    let path = std::path::PathBuf::from(program);
+    let got = tokio::task::spawn_blocking(move || sha256_file(&path)).await;
+    match got {
+        Ok(Ok(got)) if got == want => None,
+        Ok(Ok(got)) => Some(format!(
+            "{program} has SHA-256 {}, but the configuration expects {}; not starting it",
+            hex(&got),
+            hex(&want)
+        )),
+        Ok(Err(e)) => Some(format!("cannot hash {program}: {e}")),
+        Err(e) => Some(format!("cannot hash {program}: {e}")),
     }
 }
 

@@ -468,3 +468,79 @@ pub fn python_parse(body: &str, openmetrics: bool) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// Parses a complete raw HTTP/1.1 response (head and body, chunked or not); `None` when it
+/// is not one. For clients other than [`try_http_request`], e.g. over TLS.
+pub fn parse_http_response(raw: &[u8]) -> Option<HttpResponse> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status_line = lines.next()?;
+    if !status_line.starts_with("HTTP/") {
+        return None;
+    }
+    let status: u16 = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Some(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+impl Exporter {
+    /// Starts the exporter from a prepared `cmd` (program, arguments, environment; it must
+    /// pass `--log.format json`) and waits until it logs an address it listens on, like
+    /// [`Exporter::start`]. For tests that control how the process starts: a wrapper that
+    /// execs the exporter, descriptors it inherits. stdio is set here.
+    pub fn spawn_command(mut cmd: Command, dir: tempfile::TempDir) -> Exporter {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start plugin-exporter");
+        let stderr = child.stderr.take().unwrap();
+        let logs: Arc<(Mutex<Vec<String>>, Condvar)> = Arc::default();
+        let l2 = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("EXPORTER_LOGS").is_some() {
+                    eprintln!("exporter: {line}");
+                }
+                let (m, cv) = &*l2;
+                m.lock().unwrap().push(line);
+                cv.notify_all();
+            }
+        });
+        let mut e = Exporter {
+            child,
+            addr: String::new(),
+            dir,
+            logs,
+        };
+        let line = e.wait_log(Duration::from_secs(30), |l| l.contains("\"listening\""));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        e.addr = find_field(&v, "address").expect("listening log has an address");
+        e
+    }
+
+    /// The addresses of every `listening` log line so far.
+    pub fn listening_addresses(&self) -> Vec<String> {
+        self.logs()
+            .iter()
+            .filter(|l| l.contains("\"listening\""))
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| find_field(&v, "address"))
+            .collect()
+    }
+}

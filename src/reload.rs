@@ -1,0 +1,277 @@
+//! The running set of plugins, and reloads that change only what changed.
+//!
+//! A reload reads and checks the whole configuration first; a bad one changes nothing. Then
+//! plugins whose configuration is equal keep their process and their series, changed ones are
+//! stopped and started anew (stop first: the new instance reuses the plugin's cgroup), removed
+//! ones are stopped, new ones start. Scrapes read the set through [`Plugins::snapshot`], so a
+//! scrape during a reload sees either the old or the new set, never a half-built one.
+
+use crate::config::{self, Config, PluginConfig};
+use crate::plugin::{PluginHandle, SupervisorOptions};
+use crate::selfmetrics::SelfMetrics;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// The plugins being served, in configuration order.
+#[derive(Default)]
+pub struct Plugins {
+    list: RwLock<Arc<Vec<PluginHandle>>>,
+}
+
+impl Plugins {
+    /// The current set; cheap (one `Arc` clone).
+    pub fn snapshot(&self) -> Arc<Vec<PluginHandle>> {
+        self.list.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The plugin called `name`, if configured.
+    pub fn get(&self, name: &str) -> Option<PluginHandle> {
+        self.snapshot().iter().find(|p| p.name() == name).cloned()
+    }
+
+    fn set(&self, list: Vec<PluginHandle>) {
+        *self.list.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Summary {
+    /// Plugins started for the first time.
+    pub added: Vec<String>,
+    /// Plugins restarted because their configuration changed.
+    pub changed: Vec<String>,
+    /// Plugins stopped because they are gone from the configuration.
+    pub removed: Vec<String>,
+    /// Plugins left running as they were.
+    pub kept: usize,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "added {:?}, changed {:?}, removed {:?}, {} unchanged",
+            self.added, self.changed, self.removed, self.kept
+        )
+    }
+}
+
+/// A request to reload, answered with the summary or the reason nothing changed.
+pub type Request = oneshot::Sender<Result<Summary, String>>;
+
+/// Owns the plugin set and applies configurations to it.
+pub struct Reloader {
+    config_file: PathBuf,
+    sup: SupervisorOptions,
+    metrics: Arc<SelfMetrics>,
+    plugins: Arc<Plugins>,
+    running: Mutex<Running>,
+}
+
+struct Running {
+    /// Each plugin's configuration and the plugin label it was started with.
+    configs: HashMap<String, (PluginConfig, String)>,
+    handles: HashMap<String, PluginHandle>,
+}
+
+impl Reloader {
+    /// Starts every plugin of `cfg` and returns the reloader owning them.
+    pub fn start(
+        config_file: PathBuf,
+        cfg: &Config,
+        sup: SupervisorOptions,
+        metrics: Arc<SelfMetrics>,
+    ) -> Arc<Reloader> {
+        let plugins = Arc::new(Plugins::default());
+        let mut running = Running {
+            configs: HashMap::new(),
+            handles: HashMap::new(),
+        };
+        let mut list = Vec::new();
+        for p in &cfg.plugins {
+            let h = start_one(p, &cfg.global.plugin_label, &sup, &metrics);
+            running
+                .configs
+                .insert(p.name.clone(), (p.clone(), cfg.global.plugin_label.clone()));
+            running.handles.insert(p.name.clone(), h.clone());
+            list.push(h);
+        }
+        plugins.set(list);
+        metrics.reload_successful.set(1.0);
+        metrics.reload_timestamp.set(unix_now());
+        Arc::new(Reloader {
+            config_file,
+            sup,
+            metrics,
+            plugins,
+            running: Mutex::new(running),
+        })
+    }
+
+    /// The set scrapes read.
+    pub fn plugins(&self) -> Arc<Plugins> {
+        self.plugins.clone()
+    }
+
+    /// Re-reads the configuration file and applies it. A bad file changes nothing and is
+    /// counted (`plugin_exporter_config_last_reload_successful` 0).
+    pub async fn reload(&self) -> Result<Summary, String> {
+        let cfg = match config::load(&self.config_file) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                let msg = error_chain(&e);
+                tracing::error!(error = %msg, "configuration reload failed; nothing changed");
+                self.metrics.reload_successful.set(0.0);
+                return Err(msg);
+            }
+        };
+        let summary = self.apply(&cfg).await;
+        self.metrics.reload_successful.set(1.0);
+        self.metrics.reload_timestamp.set(unix_now());
+        tracing::info!(%summary, "configuration reloaded");
+        Ok(summary)
+    }
+
+    async fn apply(&self, cfg: &Config) -> Summary {
+        let mut running = self.running.lock().await;
+        let label = &cfg.global.plugin_label;
+        let mut summary = Summary::default();
+        let mut stop = Vec::new();
+        let wanted: HashMap<&str, &PluginConfig> =
+            cfg.plugins.iter().map(|p| (p.name.as_str(), p)).collect();
+        for (name, (old, old_label)) in &running.configs {
+            match wanted.get(name.as_str()) {
+                None => summary.removed.push(name.clone()),
+                Some(new) if *new != old || old_label != label => {
+                    summary.changed.push(name.clone())
+                }
+                Some(_) => continue,
+            }
+            if let Some(h) = running.handles.get(name) {
+                stop.push(h.clone());
+            }
+        }
+        // Stop before starting again: a changed plugin's new instance reuses its cgroup.
+        futures_util::future::join_all(stop.iter().map(|h| h.stop())).await;
+        for name in &summary.removed {
+            running.configs.remove(name);
+            running.handles.remove(name);
+            self.metrics.remove_plugin(name);
+        }
+        let mut list = Vec::new();
+        for p in &cfg.plugins {
+            let fresh = !running.handles.contains_key(&p.name) || summary.changed.contains(&p.name);
+            let h = if fresh {
+                if !summary.changed.contains(&p.name) {
+                    summary.added.push(p.name.clone());
+                }
+                let h = start_one(p, label, &self.sup, &self.metrics);
+                running.handles.insert(p.name.clone(), h.clone());
+                running
+                    .configs
+                    .insert(p.name.clone(), (p.clone(), label.clone()));
+                h
+            } else {
+                summary.kept += 1;
+                let h = running.handles[&p.name].clone();
+                // A disabled state lasts until the next reload.
+                h.enable().await;
+                h
+            };
+            list.push(h);
+        }
+        self.plugins.set(list);
+        summary
+    }
+
+    /// Stops every plugin (exporter shutdown).
+    pub async fn stop_all(&self) {
+        let running = self.running.lock().await;
+        futures_util::future::join_all(running.handles.values().map(|h| h.stop())).await;
+    }
+
+    /// Serves reload requests one at a time until every sender is gone.
+    pub async fn serve(self: Arc<Self>, mut requests: mpsc::Receiver<Request>) {
+        while let Some(reply) = requests.recv().await {
+            let _ = reply.send(self.reload().await);
+        }
+    }
+}
+
+fn start_one(
+    p: &PluginConfig,
+    label: &str,
+    sup: &SupervisorOptions,
+    metrics: &Arc<SelfMetrics>,
+) -> PluginHandle {
+    let opts = SupervisorOptions {
+        plugin_label: label.to_string(),
+        ..sup.clone()
+    };
+    PluginHandle::start(p.clone(), opts, metrics.clone())
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// An error with its sources, `outer: inner`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
+}
+
+/// Watches the configuration file and asks for a reload when its content changes. The
+/// directory is watched, not the file: editors and Kubernetes ConfigMaps replace the file by
+/// rename (a ConfigMap swaps a `..data` symlink), which a watch on the file itself would miss.
+/// Events are debounced, and a reload is asked only when the bytes differ from the last ones
+/// seen, so a touch or a burst of events gives at most one reload.
+pub fn watch(
+    config_file: PathBuf,
+    requests: mpsc::Sender<Request>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let dir = config_file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), |p| p.to_path_buf());
+    let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    })?;
+    watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+    tokio::spawn(async move {
+        let mut last = std::fs::read(&config_file).ok();
+        while rx.recv().await.is_some() {
+            // Let a burst of events (write, rename, chmod) settle.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            while rx.try_recv().is_ok() {}
+            let now = std::fs::read(&config_file).ok();
+            if now.is_none() || now == last {
+                continue;
+            }
+            last = now;
+            tracing::info!(file = %config_file.display(), "configuration file changed; reloading");
+            let (reply, done) = oneshot::channel();
+            if requests.send(reply).await.is_err() {
+                return;
+            }
+            let _ = done.await;
+        }
+    });
+    Ok(watcher)
+}

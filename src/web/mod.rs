@@ -1,0 +1,531 @@
+//! The `--web.config.file`: TLS, basic authentication and extra response headers, in the
+//! format of Prometheus' exporter-toolkit, so one file can serve every exporter of a host.
+//!
+//! ```yaml
+//! tls_server_config:
+//!   cert_file: server.crt          # PEM chain, leaf first; relative to this file's directory
+//!   key_file: server.key           # PEM private key: PKCS#8, PKCS#1 or SEC1
+//!   client_auth_type: NoClientCert # see below
+//!   client_ca_file: ca.crt         # PEM CAs that client certificates must chain to
+//!   min_version: TLS12             # TLS12 (default) or TLS13
+//!   max_version: TLS13             # TLS12 or TLS13 (default)
+//!   prefer_server_cipher_suites: true  # default true: our cipher order wins
+//! http_server_config:
+//!   headers:                       # added to every response, 401s included
+//!     X-Frame-Options: deny
+//!   http2: true                    # accepted for compatibility; we serve HTTP/1.1 only
+//! basic_auth_users:                # user: bcrypt hash; then every endpoint needs a user
+//!   alice: $2y$10$...
+//! ```
+//!
+//! `client_auth_type`, as Go's `tls.ClientAuthType` that exporter-toolkit exposes:
+//!
+//! | value | certificate asked | required | checked against `client_ca_file` |
+//! |---|---|---|---|
+//! | `NoClientCert` (default) | no | no | no (`client_ca_file` is refused) |
+//! | `RequestClientCert` | yes | no | no |
+//! | `RequireAnyClientCert` (alias `RequireClientCert`) | yes | yes | no |
+//! | `VerifyClientCertIfGiven` | yes | no | yes, when one is sent |
+//! | `RequireAndVerifyClientCert` | yes | yes | yes |
+//!
+//! A certificate that is not checked against a CA still has to prove its key in the
+//! handshake. `http_server_config.headers` allows only the names exporter-toolkit allows:
+//! `Content-Security-Policy`, `X-Frame-Options` (`deny` or `sameorigin`),
+//! `X-Content-Type-Options` (`nosniff`), `X-XSS-Protection`, `Strict-Transport-Security`.
+//!
+//! Differences from exporter-toolkit, all refused with a message rather than ignored:
+//! TLS 1.0 and 1.1 (rustls implements TLS 1.2 and 1.3 only), inline `cert`, `key` and
+//! `client_ca`, `cipher_suites`, `curve_preferences` and `client_allowed_sans`. A
+//! `tls_server_config` that sets nothing means plain HTTP, as there; one that sets anything
+//! needs both `cert_file` and `key_file`.
+//!
+//! Problems are reported as the main config's: `FILE:LINE:COL: KEY: MESSAGE`. Syntax and type
+//! errors come from yaml_serde (the first one only); every other problem is collected and
+//! located by walking the YAML again (see the `locate` module).
+
+mod auth;
+mod locate;
+mod tls;
+
+use crate::config::Problem;
+use hyper::header::{HeaderName, HeaderValue};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use tls::{accept, Stream, HANDSHAKE_TIMEOUT};
+
+/// The challenge sent with every 401.
+pub const CHALLENGE: &str = "Basic realm=\"plugin-exporter\"";
+
+/// The headers `http_server_config.headers` may set, with the values exporter-toolkit allows
+/// (empty: any value).
+const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
+    ("Content-Security-Policy", &[]),
+    ("X-Frame-Options", &["deny", "sameorigin"]),
+    ("X-Content-Type-Options", &["nosniff"]),
+    ("X-XSS-Protection", &[]),
+    ("Strict-Transport-Security", &[]),
+];
+
+/// A checked web configuration: what the listeners and handlers apply. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct WebConfig {
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    users: Option<Arc<auth::Users>>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    // By hand: the user table holds password hashes, which have no place in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("tls", &self.tls.is_some())
+            .field("users", &self.users.as_ref().map_or(0, |u| u.len()))
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+/// Why a web config file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WebConfigError {
+    /// The file could not be read.
+    #[error("cannot read web config file {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not valid; one line per problem.
+    #[error("{}", show(path, problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found (for syntax and type errors: the first one).
+        problems: Vec<Problem>,
+    },
+}
+
+impl WebConfigError {
+    /// The problems of an `Invalid` error; empty for `Io`.
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            WebConfigError::Io { .. } => &[],
+            WebConfigError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+/// `FILE:LINE:COL: KEY: MESSAGE`, one line per problem, omitting unknown parts.
+fn show(path: &Path, problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            let mut s = path.display().to_string();
+            if let Some(line) = p.line {
+                s.push_str(&format!(":{line}"));
+                if let Some(column) = p.column {
+                    s.push_str(&format!(":{column}"));
+                }
+            }
+            if !p.key.is_empty() {
+                s.push_str(&format!(": {}", p.key));
+            }
+            s + ": " + &p.message
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// The file as written; everything optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebConfig {
+    tls_server_config: Option<tls::RawTls>,
+    http_server_config: Option<RawHttp>,
+    basic_auth_users: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    headers: Option<BTreeMap<String, String>>,
+    // HTTP/2 is a permission in exporter-toolkit, not a requirement: ignoring it is honest.
+    #[allow(dead_code)]
+    http2: Option<bool>,
+}
+
+/// Collects semantic problems, each located at its key.
+pub(crate) struct Report<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Report<'_> {
+    /// Records `message` against the key at `path` (e.g. `["tls_server_config", "cert_file"]`).
+    pub(crate) fn add(&mut self, path: &[&str], message: impl Into<String>) {
+        let at = locate::locate(self.text, path);
+        self.problems.push(Problem {
+            line: at.map(|(line, _)| line),
+            column: at.map(|(_, column)| column),
+            key: path.join("."),
+            message: message.into(),
+        });
+    }
+
+    /// How many problems so far; lets a step tell whether its own checks added any.
+    pub(crate) fn count(&self) -> usize {
+        self.problems.len()
+    }
+}
+
+/// Reads and checks a web config file. Relative paths in it are relative to its directory.
+pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_str(&text, path)
+}
+
+/// Parses and checks web config text; `file` names the file in errors and anchors relative
+/// paths.
+pub fn parse_str(text: &str, file: &Path) -> Result<WebConfig, WebConfigError> {
+    let invalid = |problems| WebConfigError::Invalid {
+        path: file.to_path_buf(),
+        problems,
+    };
+    // An empty or comment-only file is a valid "nothing configured", as in exporter-toolkit;
+    // yaml_serde would call it a type error.
+    let blank = text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+    let raw: RawWebConfig = if blank {
+        RawWebConfig::default()
+    } else {
+        yaml_serde::from_str(text).map_err(|e| invalid(vec![syntax_problem(&e)]))?
+    };
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut report = Report {
+        text,
+        problems: Vec::new(),
+    };
+    let tls = raw
+        .tls_server_config
+        .and_then(|t| tls::build(t, dir, &mut report));
+    let headers = check_headers(
+        raw.http_server_config
+            .and_then(|h| h.headers)
+            .unwrap_or_default(),
+        &mut report,
+    );
+    let users = auth::Users::new(raw.basic_auth_users.unwrap_or_default(), &mut report);
+    if !report.problems.is_empty() {
+        // In file order, whichever check found them; unlocated ones last.
+        report
+            .problems
+            .sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column));
+        return Err(invalid(report.problems));
+    }
+    Ok(WebConfig {
+        tls,
+        users: users.map(Arc::new),
+        headers,
+    })
+}
+
+/// yaml_serde's error as a problem: its position apart, its `path: ` prefix as the key.
+fn syntax_problem(err: &yaml_serde::Error) -> Problem {
+    let at = err.location();
+    let mut message = err.to_string();
+    if let Some(at) = &at {
+        let suffix = format!(" at line {} column {}", at.line(), at.column());
+        if let Some(start) = message.find(&suffix) {
+            message.replace_range(start..start + suffix.len(), "");
+        }
+    }
+    let mut key = String::new();
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        // A path is made of keys and indexes; anything with blanks is part of the message.
+        if !prefix.contains(' ') {
+            key = prefix.to_string();
+            message = rest.to_string();
+        }
+    }
+    // serde names an unknown field only in the text; it belongs in the key.
+    if let Some(field) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| field.to_string())
+    {
+        key = if key.is_empty() {
+            field
+        } else {
+            format!("{key}.{field}")
+        };
+    }
+    // Our struct names mean nothing to the reader.
+    for name in ["RawWebConfig", "RawTls", "RawHttp"] {
+        message = message.replace(&format!("struct {name}"), "a mapping");
+    }
+    Problem {
+        line: at.as_ref().map(|a| a.line()),
+        column: at.as_ref().map(|a| a.column()),
+        key,
+        message,
+    }
+}
+
+/// Checks names and values against [`ALLOWED_HEADERS`]; names match case-insensitively.
+fn check_headers(
+    headers: BTreeMap<String, String>,
+    report: &mut Report,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out: Vec<(HeaderName, HeaderValue)> = Vec::new();
+    for (name, value) in headers {
+        let path = ["http_server_config", "headers", name.as_str()];
+        let Some((canonical, allowed)) = ALLOWED_HEADERS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        else {
+            let names: Vec<&str> = ALLOWED_HEADERS.iter().map(|(n, _)| *n).collect();
+            report.add(
+                &path,
+                format!(
+                    "header {name:?} cannot be configured; allowed: {}",
+                    names.join(", ")
+                ),
+            );
+            continue;
+        };
+        if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(&value)) {
+            report.add(
+                &path,
+                format!(
+                    "invalid value {value:?} for {canonical}; expected one of: {}",
+                    allowed.join(", ")
+                ),
+            );
+            continue;
+        }
+        let Ok(value) = HeaderValue::from_str(&value) else {
+            report.add(&path, "the value is not a valid HTTP header value");
+            continue;
+        };
+        let name = HeaderName::from_static(lowercase(canonical));
+        if out.iter().any(|(n, _)| *n == name) {
+            report.add(&path, format!("{canonical} is set twice"));
+            continue;
+        }
+        out.push((name, value));
+    }
+    out
+}
+
+/// The lowercase spelling `HeaderName::from_static` wants, for the names we allow.
+fn lowercase(name: &str) -> &'static str {
+    match name {
+        "Content-Security-Policy" => "content-security-policy",
+        "X-Frame-Options" => "x-frame-options",
+        "X-Content-Type-Options" => "x-content-type-options",
+        "X-XSS-Protection" => "x-xss-protection",
+        _ => "strict-transport-security",
+    }
+}
+
+impl WebConfig {
+    /// No TLS, no authentication, no extra headers: what runs without `--web.config.file`.
+    pub fn disabled() -> WebConfig {
+        WebConfig::default()
+    }
+
+    /// The acceptor for the TLS handshake, when TLS is on. Read per connection, so a reload
+    /// applies to new connections and leaves open ones alone.
+    pub fn tls_acceptor(&self) -> Option<tokio_rustls::TlsAcceptor> {
+        self.tls.clone()
+    }
+
+    /// Whether basic authentication is required.
+    pub fn auth_required(&self) -> bool {
+        self.users.is_some()
+    }
+
+    /// True when authentication is off or `authorization` carries valid credentials.
+    /// May run bcrypt (tens of milliseconds at cost 10), so async code should call
+    /// [`WebConfig::authorize_async`] instead.
+    pub fn authorize(&self, authorization: Option<&HeaderValue>) -> bool {
+        let Some(users) = &self.users else {
+            return true;
+        };
+        match users.quick(authorization) {
+            auth::Quick::Allow => true,
+            auth::Quick::Deny => false,
+            auth::Quick::Slow(creds) => users.slow(creds),
+        }
+    }
+
+    /// [`WebConfig::authorize`] without blocking the runtime: cached successes and missing
+    /// or malformed headers are answered in place; a bcrypt check runs on the blocking pool.
+    pub async fn authorize_async(&self, authorization: Option<&HeaderValue>) -> bool {
+        let Some(users) = &self.users else {
+            return true;
+        };
+        match users.quick(authorization) {
+            auth::Quick::Allow => true,
+            auth::Quick::Deny => false,
+            auth::Quick::Slow(creds) => {
+                let users = users.clone();
+                // A panic in bcrypt would be our bug; refusing is the safe answer to it.
+                tokio::task::spawn_blocking(move || users.slow(creds))
+                    .await
+                    .unwrap_or(false)
+            }
+        }
+    }
+
+    /// The headers every response carries.
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.headers
+    }
+
+    /// Sets the configured headers on `headers`, replacing any of the same name.
+    pub fn apply_headers(&self, headers: &mut hyper::HeaderMap) {
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<WebConfig, WebConfigError> {
+        parse_str(text, Path::new("/nonexistent/web.yml"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).expect_err("should be refused").to_string()
+    }
+
+    #[test]
+    fn empty_file_disables_everything() {
+        for text in [
+            "",
+            "# nothing\n",
+            "tls_server_config:\nbasic_auth_users: {}\n",
+        ] {
+            let w = parse(text).unwrap();
+            assert!(w.tls_acceptor().is_none() && !w.auth_required() && w.headers().is_empty());
+            assert!(w.authorize(None));
+        }
+        assert!(parse("tls_server_config: {}\n")
+            .unwrap()
+            .tls_acceptor()
+            .is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let e = err("http_server_config:\n  headers: {}\n  http3: true\n");
+        assert!(
+            e.starts_with("/nonexistent/web.yml:3:3: http_server_config.http3: unknown field"),
+            "{e}"
+        );
+        let e = err("foo: 1\n");
+        assert!(
+            e.starts_with("/nonexistent/web.yml:1:1: foo: unknown field"),
+            "{e}"
+        );
+        let e = err("- 1\n");
+        assert!(e.ends_with("expected a mapping"), "{e}");
+        let e = err("basic_auth_users:\n  alice: 12\ntls_server_config:\n  cert_fil: x\n");
+        assert!(e.contains(":4:") && e.contains("cert_fil"), "{e}");
+    }
+
+    #[test]
+    fn headers_are_checked_like_exporter_toolkit() {
+        let w = parse(
+            "http_server_config:\n  headers:\n    x-frame-options: DENY\n    \
+             Strict-Transport-Security: max-age=31536000\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = w.headers().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["strict-transport-security", "x-frame-options"]);
+        let e = err("http_server_config:\n  headers:\n    Server: me\n");
+        assert!(
+            e.contains("web.yml:3:5: http_server_config.headers.Server: header \"Server\""),
+            "{e}"
+        );
+        let e = err("http_server_config:\n  headers:\n    X-Content-Type-Options: sniff\n");
+        assert!(e.contains(":3:") && e.contains("nosniff"), "{e}");
+        let e = err(
+            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    x-frame-options: deny\n",
+        );
+        assert!(e.contains("set twice"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let e = err(concat!(
+            "tls_server_config:\n",
+            "  cert_file: missing.crt\n",
+            "  key_file: missing.key\n",
+            "  min_version: TLS10\n",
+            "basic_auth_users:\n",
+            "  alice: notahash\n",
+        ));
+        let lines: Vec<&str> = e.lines().collect();
+        assert!(
+            lines.iter().any(|l| l.contains(":2:")
+                && l.contains("cannot read cert file /nonexistent/missing.crt")),
+            "{e}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(":4:") && l.contains("TLS12")),
+            "{e}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(":6:") && l.contains("bad bcrypt hash for user alice")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let e = err("tls_server_config:\n  cert_file: a.crt\n");
+        assert!(e.contains("tls_server_config: missing key_file"), "{e}");
+        let e = err("tls_server_config:\n  client_auth_type: RequireAndVerifyClientCert\n");
+        assert!(e.contains("missing cert_file"), "{e}");
+        let e = err("tls_server_config:\n  client_auth_type: Sometimes\n");
+        assert!(e.contains("Sometimes") && e.contains(":2:"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_toolkit_keys_say_so() {
+        let e = err("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n");
+        assert!(e.contains(":2:") && e.contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_keep_their_position() {
+        let e = err("basic_auth_users: [\n");
+        assert!(e.starts_with("/nonexistent/web.yml:"), "{e}");
+        let e = err("basic_auth_users:\n  alice: [1]\n");
+        assert!(
+            e.contains(":2:") && e.contains("basic_auth_users.alice"),
+            "{e}"
+        );
+    }
+}
