@@ -1,7 +1,8 @@
 //! The HTTP server (hyper 1.x, HTTP/1.1): `/metrics`, the landing page, `/-/healthy`,
 //! `/-/ready` and `/api/v1/plugins`.
 
-use crate::exposition::merge::{assemble, Contribution};
+use crate::exposition::gzip::GzipSink;
+use crate::exposition::merge::{assemble, Contribution, Sink};
 use crate::exposition::render::render;
 use crate::exposition::Format;
 use crate::plugin::{Batch, PluginHandle};
@@ -14,7 +15,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -224,21 +224,17 @@ impl Server {
         let plugins = self.plugins.snapshot();
         let batches: Vec<Option<Arc<Batch>>> =
             futures_util::future::join_all(plugins.iter().map(|p| p.batch(budget))).await;
-        let body = self.encode(&plugins, &batches, format);
         let mut resp = if gzip {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(body.len() / 4),
-                flate2::Compression::fast(),
-            );
-            enc.write_all(&body).expect("writing to a Vec cannot fail");
-            let mut r = Response::new(Full::new(Bytes::from(
-                enc.finish().expect("writing to a Vec cannot fail"),
-            )));
+            let mut sink = GzipSink::with_capacity(64 * 1024);
+            self.encode_into(&plugins, &batches, format, &mut sink);
+            let mut r = Response::new(Full::new(Bytes::from(sink.finish())));
             r.headers_mut()
                 .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             r
         } else {
-            Response::new(Full::new(Bytes::from(body)))
+            Response::new(Full::new(Bytes::from(
+                self.encode(&plugins, &batches, format),
+            )))
         };
         resp.headers_mut().insert(
             CONTENT_TYPE,
@@ -247,14 +243,33 @@ impl Server {
         resp
     }
 
-    /// Merges the batches (in plugin order) with our own metrics, counting merge drops once
-    /// per batch.
+    /// The uncompressed body: [`Server::encode_into`] a buffer sized for it.
     pub fn encode(
         &self,
         plugins: &[PluginHandle],
         batches: &[Option<Arc<Batch>>],
         format: Format,
     ) -> Vec<u8> {
+        let size: usize = batches
+            .iter()
+            .flatten()
+            .flat_map(|b| b.families.iter())
+            .map(|f| f.body(format).len() + f.name.len() * 2 + f.help.len() + 32)
+            .sum();
+        let mut body = Vec::with_capacity(size + 16 * 1024);
+        self.encode_into(plugins, batches, format, &mut body);
+        body
+    }
+
+    /// Merges the batches (in plugin order) with our own metrics into `out`, counting merge
+    /// drops once per batch.
+    pub fn encode_into(
+        &self,
+        plugins: &[PluginHandle],
+        batches: &[Option<Arc<Batch>>],
+        format: Format,
+        out: &mut impl Sink,
+    ) {
         for p in plugins {
             p.refresh_usage();
         }
@@ -265,13 +280,7 @@ impl Server {
                 families: b.as_deref().map_or(&[][..], |b| &b.families[..]),
             })
             .collect();
-        let size: usize = contributions
-            .iter()
-            .flat_map(|c| c.families.iter())
-            .map(|f| f.text.len().max(f.om.len()) + f.name.len() * 2 + f.help.len() + 32)
-            .sum();
-        let mut body = Vec::with_capacity(size + 16 * 1024);
-        let drops = assemble(&own, &contributions, format, &mut body);
+        let drops = assemble(&own, &contributions, format, out);
         for ((plugin, batch), d) in plugins.iter().zip(batches).zip(&drops) {
             let Some(batch) = batch else { continue };
             if (d.conflict > 0 || d.duplicate_series > 0)
@@ -289,7 +298,6 @@ impl Server {
                     .error(plugin.name(), kind::DUPLICATE_SERIES, d.duplicate_series);
             }
         }
-        body
     }
 
     /// `POST /-/reload`: reloads the configuration (and the web config) and answers 200, or

@@ -26,6 +26,7 @@
 //! The wire types live in the `plugin-protocol` crate, with the normative `PROTOCOL.md`.
 
 pub mod app;
+pub mod check_plugin;
 pub mod config;
 pub mod exposition;
 pub mod formats;

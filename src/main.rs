@@ -62,6 +62,22 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Checks a plugin against the protocol and the exporter's validation: exit 0 when it
+    /// conforms (warnings allowed), 1 on any error, 2 when the command cannot be started.
+    CheckPlugin {
+        /// How the plugin talks: jsonl, prometheus or nagios.
+        #[arg(long, default_value = "jsonl", value_parser = plugin_exporter::check_plugin::parse_format)]
+        format: config::Format,
+        /// Collects to send (jsonl), or runs (prometheus, nagios).
+        #[arg(long, default_value_t = 3)]
+        collects: u32,
+        /// Deadline of each collect or run.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+        /// The plugin's command and arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Internal: kills the processes a dead exporter's plugins left behind.
     #[command(hide = true)]
     Guard {
@@ -102,6 +118,34 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let Some(Command::CheckPlugin {
+        format,
+        collects,
+        timeout,
+        command,
+    }) = cli.command
+    {
+        let opts = plugin_exporter::check_plugin::Options {
+            format,
+            collects,
+            timeout,
+            command,
+        };
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("cannot start the runtime: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let code = runtime.block_on(plugin_exporter::check_plugin::run(opts));
+        // The reaper's task never ends; do not wait for it.
+        runtime.shutdown_background();
+        return ExitCode::from(code);
     }
     if let Err(e) = logging::init(&cli.log_level, cli.log_format) {
         eprintln!("cannot set up logging: {e}");

@@ -69,8 +69,8 @@ fn unknown_key_in_a_plugin_is_refused_with_file_line_and_key() {
         "global:\n  timeout: 5s\nplugins:\n  - name: disk\n    command: [./plugin]\n    timeot: 3s\n",
     );
     let expected = "plugins[disk].timeot: unknown field `timeot`, expected one of `name`, \
-        `command`, `mode`, `interval`, `timeout`, `config`, `env`, `working_dir`, `limits`, \
-        `user`, `group`, `allow_root`, `sha256`";
+        `command`, `mode`, `format`, `interval`, `timeout`, `config`, `env`, `working_dir`, \
+        `limits`, `user`, `group`, `allow_root`, `sha256`";
     assert_eq!(text, format!("{}{expected}", fx.at(6, 5)));
 }
 

@@ -51,13 +51,16 @@ pub fn assemble(
     own: &[RenderedFamily],
     plugins: &[Contribution],
     format: Format,
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
 ) -> Vec<MergeDrops> {
     let mut drops = vec![MergeDrops::default(); plugins.len()];
     let mut claims: HashSet<ClaimedName<'_>> = HashSet::new();
+    let mut header = Vec::with_capacity(256);
     for f in own {
-        write_header(f, format, out);
-        out.extend_from_slice(f.body(format));
+        header.clear();
+        write_header(f, format, &mut header);
+        out.bytes(&header);
+        out.bytes(f.body(format));
         claims.extend(claimed_names(&f.name, f.kind));
     }
 
@@ -93,9 +96,11 @@ pub fn assemble(
     }
 
     for g in groups.values() {
-        write_header(g.owner.1, format, out);
+        header.clear();
+        write_header(g.owner.1, format, &mut header);
+        out.bytes(&header);
         if g.joined.is_empty() {
-            out.extend_from_slice(g.owner.1.body(format));
+            out.family_body(g.owner.1, format);
         } else {
             let members: Vec<_> = std::iter::once(g.owner)
                 .chain(g.joined.iter().copied())
@@ -105,9 +110,26 @@ pub fn assemble(
     }
 
     if format == Format::OpenMetrics {
-        out.extend_from_slice(b"# EOF\n");
+        out.bytes(b"# EOF\n");
     }
     drops
+}
+
+/// Where [`assemble`] writes: a plain body, or one built from cached gzip members
+/// ([`super::gzip::GzipSink`]).
+pub trait Sink {
+    /// Appends bytes made for this scrape (headers, filtered sample lines).
+    fn bytes(&mut self, b: &[u8]);
+    /// Appends a family's whole sample lines, which a sink may have ready in another form.
+    fn family_body(&mut self, f: &RenderedFamily, format: Format) {
+        self.bytes(f.body(format));
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
 }
 
 /// Sample lines of several plugins for one family, skipping later duplicates where spans
@@ -115,13 +137,13 @@ pub fn assemble(
 fn write_members(
     members: &[(usize, &RenderedFamily)],
     format: Format,
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
     drops: &mut [MergeDrops],
 ) {
     let usable = |f: &RenderedFamily| spans_usable(f, format);
     if members.iter().filter(|(_, f)| usable(f)).count() < 2 {
         for (_, f) in members {
-            out.extend_from_slice(f.body(format));
+            out.family_body(f, format);
         }
         return;
     }
@@ -129,7 +151,7 @@ fn write_members(
     for &(p, f) in members {
         let body = f.body(format);
         if !usable(f) {
-            out.extend_from_slice(body);
+            out.family_body(f, format);
             continue;
         }
         // Copy runs of kept series in one go; `run` is where the current run starts.
@@ -137,13 +159,13 @@ fn write_members(
         for span in &f.spans {
             let end = span.end(format);
             if !seen.insert(span.key) {
-                out.extend_from_slice(&body[run..start]);
+                out.bytes(&body[run..start]);
                 run = end;
                 drops[p].duplicate_series += 1;
             }
             start = end;
         }
-        out.extend_from_slice(&body[run..]);
+        out.bytes(&body[run..]);
     }
 }
 

@@ -6,6 +6,7 @@
 //! families, settles conflicts between plugins from their metadata and copies bytes
 //! ([`merge`]).
 
+pub mod gzip;
 pub mod merge;
 pub mod model;
 pub mod own;

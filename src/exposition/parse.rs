@@ -3,7 +3,9 @@
 //! collector scripts). It produces protocol families, which then take the same validation and
 //! rendering path as a JSON plugin's batch.
 //!
-//! The format is OpenMetrics when a line is exactly `# EOF`, else text 0.0.4. Every rule
+//! The format is OpenMetrics when a line is exactly `# EOF`, else text 0.0.4 (where
+//! `# UNIT`, OpenMetrics-only types and a malformed `# EOF` are errors that say so, which is
+//! how OpenMetrics cut short before its `# EOF` shows). Every rule
 //! broken drops the smallest unit it spoils (a line, a series, a family) with a
 //! [`ParseError`] naming the line; everything valid is kept, so one bad line never loses the
 //! rest. [`super::validate`] then applies the rules that do not need line numbers: repeated
@@ -11,7 +13,7 @@
 //! order and counts, quantile ranges, label limits.
 //!
 //! # Rules checked here
-//! - Syntax ([`line`]): metric and label names, label value escapes (`\\`, `\"`, `\n`),
+//! - Syntax (`parse/line.rs`): metric and label names, label value escapes (`\\`, `\"`, `\n`),
 //!   unterminated quotes, duplicate label names, numbers, timestamps, exemplars.
 //! - Families: HELP, TYPE (and UNIT) at most once each and before the family's first sample;
 //!   all lines of a family contiguous (a later group is refused line by line); a sample whose
@@ -101,7 +103,7 @@ pub struct ParseError {
 pub struct ParseOutput {
     /// Families in order of first appearance.
     pub families: Vec<proto::Family>,
-    /// Problems, ordered by line.
+    /// Problems, ordered by line (the count of unlisted ones, if any, last).
     pub errors: Vec<ParseError>,
     /// The format the text was parsed as.
     pub format: TextFormat,
@@ -262,7 +264,6 @@ impl Parser {
         };
         let om = self.om;
         let fam = &mut self.fams[idx];
-        fam.lines += 1;
         fam.last_line = n;
         let mut retyped = false;
         let problem = match meta {
@@ -330,7 +331,6 @@ impl Parser {
             return;
         };
         let fam = &mut self.fams[idx];
-        fam.lines += 1;
         fam.samples_seen = true;
         fam.last_line = n;
         if fam.ignored || fam.kind == Kind::GaugeHistogram {

@@ -46,6 +46,8 @@ pub struct RenderedFamily {
     pub om: Vec<u8>,
     /// Where each series ends in `text` and `om`; empty unless rendered with spans.
     pub spans: Vec<SeriesSpan>,
+    /// `text` and `om` as gzip members, made on first use (see [`super::gzip`]).
+    pub gz: [std::sync::OnceLock<Vec<u8>>; 2],
 }
 
 /// Where one series' lines end in a [`RenderedFamily`], so a merge can skip a duplicate.
@@ -66,6 +68,12 @@ impl RenderedFamily {
             Format::Text => &self.text,
             Format::OpenMetrics => &self.om,
         }
+    }
+
+    /// [`RenderedFamily::body`] as one gzip member, compressed on first use and kept.
+    pub fn gzip(&self, format: Format) -> &[u8] {
+        let slot = &self.gz[usize::from(format == Format::OpenMetrics)];
+        slot.get_or_init(|| super::gzip::member(self.body(format)))
     }
 }
 
@@ -205,6 +213,7 @@ fn render_family(f: model::Family, extra: Option<&[u8]>, with_spans: bool) -> Re
         text,
         om,
         spans,
+        gz: Default::default(),
     }
 }
 

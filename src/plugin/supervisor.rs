@@ -25,6 +25,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, timeout};
 
+/// How often a plugin's resource use is read at most (it is read when scraped).
+const USAGE_REFRESH: Duration = Duration::from_secs(1);
+
 /// Collects left unanswered in a row before the plugin is restarted (reason `timeout`).
 pub const MAX_UNANSWERED: usize = 3;
 
@@ -142,8 +145,8 @@ struct Shared {
     attempted: AtomicBool,
     metrics: Arc<SelfMetrics>,
     fence: Fence,
-    /// Usage figures last reported, to advance counters by what grew.
-    usage_seen: Mutex<Usage>,
+    /// Usage figures last reported (to advance counters by what grew), and when.
+    usage_seen: Mutex<(Usage, Option<Instant>)>,
 }
 
 impl Shared {
@@ -155,6 +158,19 @@ impl Shared {
     }
     fn error(&self, kind: &str) {
         self.metrics.error(&self.name, kind, 1);
+    }
+
+    /// Reads the plugin's resource use into the metrics. Reading a cgroup's files costs tens
+    /// of microseconds a plugin, so scrapes do it at most once a second per plugin; `force`
+    /// reads now (an OOM kill must show in the same scrape as the restart it caused).
+    fn refresh_usage(&self, force: bool) {
+        let mut seen = self.usage_seen.lock().unwrap_or_else(|e| e.into_inner());
+        if !force && seen.1.is_some_and(|t| t.elapsed() < USAGE_REFRESH) {
+            return;
+        }
+        let now = self.fence.usage();
+        self.metrics.usage(&self.name, &now, &mut seen.0);
+        seen.1 = Some(Instant::now());
     }
 }
 
@@ -210,7 +226,7 @@ impl PluginHandle {
             attempted: AtomicBool::new(false),
             metrics,
             fence: Fence::new(opts.sandbox.clone(), &cfg.name, cfg.limits.clone()),
-            usage_seen: Mutex::new(Usage::default()),
+            usage_seen: Mutex::new((Usage::default(), None)),
         });
         let (tx, rx) = mpsc::channel(64);
         let actor = Actor {
@@ -262,15 +278,7 @@ impl PluginHandle {
         if self.shared.status().state == State::Stopped {
             return;
         }
-        let now = self.shared.fence.usage();
-        let mut seen = self
-            .shared
-            .usage_seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        self.shared
-            .metrics
-            .usage(&self.shared.name, &now, &mut seen);
+        self.shared.refresh_usage(false);
     }
 
     /// A copy of the plugin's current status, with its resource use now.
@@ -420,6 +428,7 @@ impl Actor {
                 }
                 End::Failed { reason, error } => {
                     if self.shared.fence.usage().oom_kills > oom_before {
+                        self.shared.refresh_usage(true);
                         let limit = self.cfg.limits.memory.unwrap_or_default();
                         (
                             reason::OOM,

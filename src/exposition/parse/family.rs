@@ -104,8 +104,7 @@ pub(super) struct Fam {
     pub(super) unit: Option<String>,
     /// A text 0.0.4 `_created` companion family: its lines are dropped silently.
     pub(super) ignored: bool,
-    /// Lines of this family so far (metadata included) and the last one.
-    pub(super) lines: usize,
+    /// Whether a sample line came (accepted or not), and the family's last line so far.
     pub(super) samples_seen: bool,
     pub(super) last_line: usize,
     /// Samples dropped with an error.
@@ -130,7 +129,6 @@ impl Fam {
             unit_seen: false,
             unit: None,
             ignored,
-            lines: 0,
             samples_seen: false,
             last_line: line,
             rejected: 0,
@@ -158,21 +156,25 @@ impl Fam {
                 "exemplars are only allowed on counter _total and histogram _bucket samples".into(),
             );
         }
-        let name = quote(&self.name);
         match (self.kind, role) {
             // OpenMetrics only (see Kind::suffixes): no place in the wire types.
             (_, Role::Created) => Ok(()),
             (Kind::Counter, Role::Bare) if om => Err(format!(
-                "counter {name}: samples are named {}",
+                "counter {}: samples are named {}",
+                quote(&self.name),
                 quote(&format!("{}_total", self.name))
             )),
             (Kind::Info, Role::Bare) => Err(format!(
-                "info {name}: samples are named {}",
+                "info {}: samples are named {}",
+                quote(&self.name),
                 quote(&format!("{}_info", self.name))
             )),
-            (Kind::Histogram, Role::Bare) => Err(format!(
-                "histogram {name}: a sample named {name} needs the suffix _bucket, _sum or _count"
-            )),
+            (Kind::Histogram, Role::Bare) => {
+                let name = quote(&self.name);
+                Err(format!(
+                    "histogram {name}: a sample named {name} needs the suffix _bucket, _sum or _count"
+                ))
+            }
             (Kind::Histogram | Kind::Summary, _) => self.group(role, n, s, om),
             _ => self.scalar(s),
         }
@@ -183,18 +185,22 @@ impl Fam {
         if let Some(msg) = misplaced(&s.labels) {
             return Err(msg);
         }
-        let name = quote(&self.name);
-        match self.kind {
-            Kind::StateSet if !s.labels.iter().any(|(l, _)| *l == self.name) => {
-                return Err(format!("stateset {name}: a sample needs the label {name}"))
-            }
-            Kind::StateSet if s.value != 0.0 && s.value != 1.0 => {
-                return Err(format!("stateset {name}: a value must be 0 or 1"))
-            }
+        let problem = match self.kind {
+            Kind::StateSet if !s.labels.iter().any(|(l, _)| *l == self.name) => Some(format!(
+                "stateset {0}: a sample needs the label {0}",
+                quote(&self.name)
+            )),
+            Kind::StateSet if s.value != 0.0 && s.value != 1.0 => Some(format!(
+                "stateset {}: a value must be 0 or 1",
+                quote(&self.name)
+            )),
             Kind::Info if s.value != 1.0 => {
-                return Err(format!("info {name}: the value must be 1"))
+                Some(format!("info {}: the value must be 1", quote(&self.name)))
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(msg) = problem {
+            return Err(msg);
         }
         self.samples.push(Sample {
             labels: Labels(s.labels),

@@ -192,23 +192,13 @@ fn help_text(s: &str, om: bool) -> Lexed<String> {
 /// A sample line: `name[{labels}] value[ timestamp]`, plus an optional exemplar in OpenMetrics.
 fn sample<'a>(c: &mut Cursor<'a>, om: bool) -> Lexed<SampleLine<'a>> {
     let name = metric_name(c)?;
-    let (labels, separated) = if om {
-        let labels = if c.eat(b'{') {
-            label_set(c, true, name)?
-        } else {
-            Vec::new()
-        };
-        (labels, c.eat(b' '))
+    // Text 0.0.4 allows blanks before `{`; OpenMetrics none.
+    let before = if om { 0 } else { c.blanks() };
+    let braces = c.eat(b'{');
+    let labels = if braces {
+        label_set(c, om, name)?
     } else {
-        let before = c.blanks();
-        if c.eat(b'{') {
-            let labels = label_set(c, false, name)?;
-            // Go takes `x{a="1"}2`, so the blank after `}` is optional.
-            c.blanks();
-            (labels, true)
-        } else {
-            (Vec::new(), before > 0)
-        }
+        Vec::new()
     };
     if let Some(dup) = duplicate_name(&labels) {
         return Err(format!(
@@ -217,10 +207,16 @@ fn sample<'a>(c: &mut Cursor<'a>, om: bool) -> Lexed<SampleLine<'a>> {
             quote(name)
         ));
     }
+    let separated = if om {
+        c.eat(b' ')
+    } else {
+        // Go takes `x{a="1"}2`, so after `}` the blank is optional.
+        c.blanks() > 0 || before > 0 || braces
+    };
     if !separated {
         return Err(if c.at_end() {
             format!("{} has no value", quote(name))
-        } else if c.rest().len() < c.s.len() && c.s.as_bytes()[c.i - 1] == b'}' {
+        } else if braces {
             format!("expected a space before the value of {}", quote(name))
         } else {
             unexpected_after_name(c, name)
