@@ -4,23 +4,35 @@
 //! # Layout
 //!
 //! A scrape or a timer asks each plugin's supervisor for a batch; the supervisor talks to its
-//! child over newline-delimited JSON, the batch is validated and rendered once, and the HTTP
-//! layer merges the rendered batches into one exposition.
+//! child over newline-delimited JSON (or runs a one-shot command), the batch is checked against
+//! the plugin's budgets, validated and rendered once, and the HTTP layer merges the rendered
+//! batches into one exposition. Every plugin runs fenced: its own process group, rlimits, a
+//! cgroup (or the watchdog), a dropped identity, a clean environment.
 //!
 //! - [`config`]: the YAML configuration, every check done before anything starts.
 //! - [`plugin`]: one supervisor per plugin.
-//!   - [`plugin::spawn`]: the only unsafe code: process group, parent-death signal, the
-//!     dedicated spawner thread and the reaper that owns `waitpid` (we are a subreaper).
+//!   - [`plugin::spawn`]: process group, parent-death signal, rlimits, cgroup join and
+//!     identity drop before exec; the dedicated spawner thread, the reaper that owns
+//!     `waitpid` (we are a subreaper) and the guard that cleans up after our own death.
+//!   - [`plugin::fence`]: one plugin's cgroup or watchdog entry, rlimits and usage figures.
 //!   - [`plugin::lines`]: a bounded line reader (a plugin cannot make us buffer without end).
-//!   - [`plugin::instance`]: one running child: hello, collect/answer matching, push, logs.
-//!   - [`plugin::supervisor`]: modes (scrape, interval, push), restarts with backoff, state.
+//!   - [`plugin::instance`]: one running child's I/O: hello, batches, budgets, stderr logs.
+//!   - [`plugin::supervisor`]: modes (scrape, interval, push), collect matching, restarts
+//!     with backoff, disable/enable, state.
+//!   - [`plugin::oneshot`]: `format: prometheus | nagios`, a command run per collect.
 //!   - [`plugin::backoff`]: exponential backoff with jitter.
-//! - [`exposition`]: our model of families, validation of plugin batches, text 0.0.4 and
-//!   OpenMetrics encoders, and the merge of all plugins into one body.
+//! - [`sandbox`]: cgroup v2/v1 management ([`sandbox::cgroup`]) and, without cgroups, the
+//!   watchdog that samples process trees ([`sandbox::watchdog`]).
+//! - [`exposition`]: our model of families, validation of plugin batches, the text 0.0.4 and
+//!   OpenMetrics encoders and parser, gzip members, and the merge of all plugins into one body.
+//! - [`formats`]: other plugin output formats (Nagios checks).
 //! - [`selfmetrics`]: the exporter's own metrics (prometheus crate, encoded by ours).
-//! - [`http`]: the hyper server: `/metrics`, landing page, health, readiness, JSON API.
+//! - [`http`]: the hyper server: `/metrics`, landing page, health, readiness, reload, JSON API.
+//! - [`web`]: `--web.config.file`: TLS, basic auth, response headers.
 //! - [`reload`]: the running plugin set; reloads restart only plugins whose config changed.
-//! - [`app`]: wires config, supervisors and server together; signals and graceful shutdown.
+//! - [`app`]: wires everything together; signals, reloads and graceful shutdown.
+//! - [`systemd`]: sd_notify (ready, watchdog, stopping, reloading) and socket activation.
+//! - [`check_plugin`]: `plugin-exporter check-plugin`, the conformance checker for authors.
 //! - [`logging`]: tracing-subscriber setup, logfmt or JSON.
 //!
 //! The wire types live in the `plugin-protocol` crate, with the normative `PROTOCOL.md`.
