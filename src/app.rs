@@ -288,10 +288,9 @@ pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("cannot watch SIGTERM");
     let mut int = signal(SignalKind::interrupt()).expect("cannot watch SIGINT");
-    loop {
-        tokio::select! {
-            _ = term.recv() => { tracing::info!(signal = "SIGTERM", "received signal"); return }
-            _ = int.recv() => { tracing::info!(signal = "SIGINT", "received signal"); return }
-        }
-    }
+    let signal = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal, "received signal");
 }

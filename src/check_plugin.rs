@@ -7,8 +7,8 @@
 //! - [`jsonl`]: a session as the exporter runs it (hello, N collects, shutdown), then a
 //!   second start that only gets end of file; every stdout line checked against PROTOCOL.md.
 //! - [`oneshot`]: `prometheus` and `nagios` commands, run N times.
-//! - [`batch`]: every batch through the exporter's own validation, each drop explained, plus
-//!   promtool-style lints.
+//! - [`batch`]: every batch through the exporter's own validation, each drop explained.
+//! - [`lint`]: promtool-style lints, as warnings.
 //! - [`report`]: findings and their printing.
 //!
 //! Exit codes: 0 when nothing is wrong (warnings allowed), 1 when any error was found, 2 when
@@ -17,6 +17,7 @@
 pub mod batch;
 mod child;
 pub mod jsonl;
+pub mod lint;
 pub mod oneshot;
 pub mod report;
 

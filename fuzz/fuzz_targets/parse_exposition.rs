@@ -17,9 +17,15 @@ use plugin_exporter::exposition::Format;
 fuzz_target!(|data: &[u8]| {
     let out = parse_bytes(data);
     assert!(out.errors.len() <= MAX_ERRORS + 1);
+    // The extra label, as the exporter adds it: validation refuses plugin labels of its name.
+    let extra = Some(("plugin", "fuzz"));
     let mut drops = Drops::default();
-    let families = validate(out.families, &ValidateOptions::default(), &mut drops);
-    let rendered = render(families, Some(("plugin", "fuzz")), true);
+    let families = validate(
+        out.families,
+        &ValidateOptions::with_extra_label(extra),
+        &mut drops,
+    );
+    let rendered = render(families, extra, true);
     for format in [Format::Text, Format::OpenMetrics] {
         let mut body = Vec::new();
         assemble(&[], &[Contribution { families: &rendered }], format, &mut body);

@@ -206,10 +206,13 @@ async fn run_once(argv: &[String], timeout: Duration, max_output: usize) -> std:
         st = &mut exited => Some(st.ok()),
         _ = tokio::time::sleep_until(started + timeout) => None,
     };
-    // At the deadline this kills the command; after its exit, whatever it left behind.
-    child::kill(pid);
     if status.is_none() {
+        child::kill(pid);
         let _ = tokio::time::timeout(Duration::from_secs(5), exited).await;
+    } else {
+        // The reaper killed its group before reaping it (the group id may be reused now);
+        // kill what left the group, so nothing keeps stdout open.
+        crate::plugin::spawn::sweep(Some(super::batch::PLUGIN_NAME));
     }
     let (stdout, stdout_stuck) = match tokio::time::timeout(DRAIN_AFTER_EXIT, &mut reader).await {
         Ok(Ok(buf)) => (buf, false),

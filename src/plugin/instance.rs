@@ -151,7 +151,12 @@ async fn read_stdout(pipe: pipe::Receiver, tx: mpsc::Sender<Event>, opts: Reader
     loop {
         let event = match reader.next_line().await {
             Ok(Some(Line::Complete(line))) => {
+                // stdout carries protocol lines only (PROTOCOL.md): a blank line is an error too.
                 if line.iter().all(u8::is_ascii_whitespace) {
+                    tracing::warn!(plugin = %opts.plugin, "dropped a blank line on stdout");
+                    if tx.send(Event::Dropped(kind::PROTOCOL)).await.is_err() {
+                        return;
+                    }
                     continue;
                 }
                 match parse_line(&line, extra, &opts) {

@@ -1195,14 +1195,18 @@ mod fuzz {
         prop_assert!(out.errors.iter().all(|e| e.line >= 1 && e.line <= lines));
         let listed = &out.errors[..out.errors.len().min(MAX_ERRORS)];
         prop_assert!(listed.windows(2).all(|w| w[0].line <= w[1].line));
+        let extra = Some(("plugin", "fuzz"));
         let mut drops = Drops::default();
         let fams = validate(
             out.families.clone(),
-            &ValidateOptions::default(),
+            &ValidateOptions::with_extra_label(extra),
             &mut drops,
         );
-        let rendered = render(fams, Some(("plugin", "fuzz")), true);
-        exposition(&rendered, Format::Text);
+        let rendered = render(fams, extra, true);
+        // Whatever survived renders to text that parses back clean.
+        let text = exposition(&rendered, Format::Text);
+        let again = parse(&text);
+        prop_assert!(again.errors.is_empty(), "{:?}\n{}", again.errors, text);
         exposition(&rendered, Format::OpenMetrics);
         Ok(())
     }
