@@ -246,7 +246,7 @@ async fn serve_reloads(
         let web = match web_config.as_deref().map(crate::web::load).transpose() {
             Ok(w) => w,
             Err(e) => {
-                let msg = reload::error_chain(&e);
+                let msg = crate::error_chain(&e);
                 tracing::error!(error = %msg, "web config reload failed; nothing changed");
                 server.metrics.reload_successful.set(0.0);
                 let _ = systemd::ready();

@@ -103,20 +103,9 @@ pub async fn run(opts: Options) -> u8 {
         }
         Err(e) => {
             let mut report = Report::default();
-            report.error("", chain(&e));
+            report.error("", crate::error_chain(&e));
             print!("{report}");
             2
         }
     }
-}
-
-/// An error with its sources, `outer: inner`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    msg
 }

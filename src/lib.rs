@@ -55,3 +55,14 @@ pub mod web;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The git revision the binary was built from, or `unknown`.
 pub const REVISION: &str = env!("PLUGIN_EXPORTER_REVISION");
+
+/// An error with its sources, `outer: inner: innermost`, for messages a person reads.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
+}

@@ -90,17 +90,6 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     config::duration::parse(s).map_err(|e| e.to_string())
 }
 
-/// An error with its sources, `outer: inner: innermost`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    msg
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Guard { supervisor }) = &cli.command {
@@ -114,7 +103,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("{}", chain(&e));
+                eprintln!("{}", plugin_exporter::error_chain(&e));
                 ExitCode::FAILURE
             }
         };
@@ -174,7 +163,7 @@ fn main() -> ExitCode {
     match runtime.block_on(app::run(opts, app::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("plugin-exporter: {}", chain(&e));
+            eprintln!("plugin-exporter: {}", plugin_exporter::error_chain(&e));
             ExitCode::FAILURE
         }
     }

@@ -123,7 +123,7 @@ impl Reloader {
         let cfg = match config::load(&self.config_file) {
             Ok(cfg) => cfg,
             Err(e) => {
-                let msg = error_chain(&e);
+                let msg = crate::error_chain(&e);
                 tracing::error!(error = %msg, "configuration reload failed; nothing changed");
                 self.metrics.reload_successful.set(0.0);
                 return Err(msg);
@@ -220,17 +220,6 @@ fn unix_now() -> f64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
-}
-
-/// An error with its sources, `outer: inner`.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    msg
 }
 
 /// Watches the configuration file and asks for a reload when its content changes. The

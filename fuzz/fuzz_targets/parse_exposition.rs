@@ -28,7 +28,14 @@ fuzz_target!(|data: &[u8]| {
     let rendered = render(families, extra, true);
     for format in [Format::Text, Format::OpenMetrics] {
         let mut body = Vec::new();
-        assemble(&[], &[Contribution { families: &rendered }], format, &mut body);
+        assemble(
+            &[],
+            &[Contribution {
+                families: &rendered,
+            }],
+            format,
+            &mut body,
+        );
         let again = parse_bytes(&body);
         if format == Format::Text {
             assert!(

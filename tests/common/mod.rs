@@ -76,35 +76,8 @@ impl Exporter {
                 "json",
             ])
             .args(["--log.level", "debug"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start plugin-exporter");
-        let stderr = child.stderr.take().unwrap();
-        let logs: Arc<(Mutex<Vec<String>>, Condvar)> = Arc::default();
-        let l2 = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if std::env::var_os("EXPORTER_LOGS").is_some() {
-                    eprintln!("exporter: {line}");
-                }
-                let (m, cv) = &*l2;
-                m.lock().unwrap().push(line);
-                cv.notify_all();
-            }
-        });
-        let mut e = Exporter {
-            child,
-            addr: String::new(),
-            dir,
-            logs,
-        };
-        let line = e.wait_log(Duration::from_secs(30), |l| l.contains("\"listening\""));
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        e.addr = find_field(&v, "address").expect("listening log has an address");
-        e
+            .args(extra);
+        Self::spawn_command(cmd, dir)
     }
 
     /// Waits for a log line matching `pred` and returns it; panics with all logs on timeout.
