@@ -132,7 +132,6 @@ pub async fn collect(
 ) -> Result<(Arc<Batch>, Drops), Failure> {
     let out = run(spec, fence, deadline, opts.max_line).await?;
     let plugin = opts.plugin.as_str();
-    let text = String::from_utf8_lossy(&out.stdout);
     let (families, problems) = match format {
         Format::Prometheus => {
             match out.status {
@@ -147,7 +146,7 @@ pub async fn collect(
                 }
                 None => return Err(Failure::Failed("command's exit status was lost".into())),
             }
-            let parsed = parse::parse(&text);
+            let parsed = parse::parse_bytes(&out.stdout);
             let problems: Vec<String> = parsed.errors.iter().map(|e| e.to_string()).collect();
             (parsed.families, problems)
         }
@@ -156,7 +155,7 @@ pub async fn collect(
                 Some(ExitStatus::Exited(c)) => Some(c),
                 _ => None,
             };
-            nagios::families(&text, code)
+            nagios::families(&String::from_utf8_lossy(&out.stdout), code)
         }
         Format::Jsonl => unreachable!("JSON-lines plugins are not run once per collect"),
     };
