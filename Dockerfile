@@ -23,6 +23,8 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY src/ src/
 COPY plugin-protocol/ plugin-protocol/
 COPY examples/rust-sysinfo/ examples/rust-sysinfo/
+COPY bench/synth/ bench/synth/
+COPY benches/ benches/
 RUN cargo build --release --locked --workspace \
  && install -D -m 0755 target/release/plugin-exporter /out/plugin-exporter \
  && install -D -m 0755 target/release/sysinfo-plugin /out/sysinfo-plugin
