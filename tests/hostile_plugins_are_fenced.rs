@@ -539,6 +539,10 @@ fn spawned_plugin_shows_its_rlimits_cgroup_and_user() {
         &[],
     );
     let pid = s.e.plugin_pid(&s.bad);
+    // Once it answered, the script's start-up pipelines (whose pipes the shell holds for a
+    // moment) are done: any descriptor left is one it inherited or keeps.
+    s.e.scrape_until(Duration::from_secs(20), |b| b.contains("secret_found_own{"));
+    assert_eq!(s.e.plugin_pid(&s.bad), pid);
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let row = |name: &str| -> Vec<String> {
         let l = limits.lines().find(|l| l.starts_with(name)).unwrap();
