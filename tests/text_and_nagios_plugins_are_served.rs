@@ -52,10 +52,20 @@ fn debian_collector_scripts_and_checks_are_served_and_pass_promtool() {
         n("check_procs"),
     );
     let e = Exporter::start(&cfg, &[]);
+    // A scrape reads the plugins' batches before our own metrics: an interval plugin can be
+    // up in a scrape that still lacks its first batch. Wait for the series themselves too.
     let body = e.scrape_until(Duration::from_secs(30), |b| {
+        let served = |p: &String| {
+            b.lines().any(|l| {
+                !l.starts_with("plugin_exporter_") && l.contains(&format!("plugin=\"{p}\""))
+            })
+        };
         names
             .iter()
             .all(|p| value(b, &format!("plugin_exporter_plugin_up{{plugin=\"{p}\"}}")) == Some(1.0))
+            // fstab-check.sh and inotify-instances print no sample on a host without fstab
+            // entries or inotify users: for them, up and no parse error is the test.
+            && [0, 3, 4, 5].iter().all(|&i| served(&names[i]))
     });
     assert!(
         value(
@@ -67,10 +77,6 @@ fn debian_collector_scripts_and_checks_are_served_and_pass_promtool() {
         )
         .is_some_and(|v| v > 0.0),
         "{body}"
-    );
-    assert!(
-        body.contains(&format!("plugin=\"{}\"", names[2])),
-        "inotify series missing:\n{body}"
     );
     for p in &names[3..] {
         assert!(
