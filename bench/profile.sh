@@ -11,10 +11,10 @@
 # criterion bench: see BENCHMARKS.md.
 #
 # usage: bench/profile.sh [SERIES_PER_PLUGIN]   (default 10000, i.e. 100k series)
-# env:   DURATION (default 10), NO_BUILD, KEEP_WORK, PROF_TARGET (default target/profile)
+# env:   PLUGINS (default 10), DURATION (default 10), NO_BUILD, KEEP_WORK, PROF_TARGET (default target/profile)
 source "$(dirname "$0")/lib.sh"
 m=${1:-10000}
-plugins=10
+plugins=${PLUGINS:-10}
 duration=${DURATION:-10}
 ensure_packages
 command -v perf >/dev/null || sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2
