@@ -8,7 +8,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use plugin_exporter::exposition::render::render;
 use plugin_exporter::exposition::validate::{validate, Drops, ValidateOptions};
-use plugin_exporter::plugin::instance::{parse_line, Event};
+use plugin_exporter::plugin::collector::jsonl_io::{parse_line, LineOutcome};
 use plugin_protocol::PluginMessage;
 use std::hint::black_box;
 
@@ -67,14 +67,14 @@ fn render_bench(c: &mut Criterion) {
 /// Parse, budgets, validation and rendering of one line: the reader task's work per push.
 fn ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("ingest");
-    let opts = common::reader_options("p0");
+    let opts = common::batch_options("p0");
     for m in SIZES {
         let line = common::line(m);
         g.throughput(Throughput::Elements(m as u64));
         g.bench_with_input(BenchmarkId::from_parameter(m), &line, |b, line| {
             b.iter(
-                || match parse_line(black_box(line), Some("plugin"), &opts) {
-                    Some(Event::Metrics { batch, .. }) => batch,
+                || match parse_line(black_box(line), &opts, &mut Drops::default()) {
+                    LineOutcome::Metrics { batch: Ok(b), .. } => b,
                     other => panic!("not a batch: {other:?}"),
                 },
             )

@@ -1,22 +1,25 @@
-//! Scrape: what `/metrics` does once every plugin's batch is held. The merge of the
-//! exporter's own families and 10 plugins' rendered batches into text 0.0.4 and
-//! OpenMetrics; gzip as the HTTP layer does it (the merge into a `GzipSink` that copies each
-//! family's cached gzip member, steady state), and, for reference, compressing the whole
-//! text body with flate2's fast level per scrape. Throughput is in bytes of the uncompressed
-//! body, comparable with a memory copy.
+//! Scrape: what `/metrics` does once every plugin's batch is held, through the exporter's own
+//! scrape code ([`plugin_exporter::scrape`]): the exporter's own families gathered and
+//! rendered, merged with 10 plugins' rendered batches into text 0.0.4 and OpenMetrics; gzip
+//! as a scrape does it (each family's cached gzip member copied, steady state), and, for
+//! reference, compressing the whole text body with flate2's fast level per scrape.
+//! Throughput is in bytes of the uncompressed body, comparable with a memory copy.
 //!
 //! Run: `cargo bench --bench scrape`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use plugin_exporter::exposition::gzip::GzipSink;
-use plugin_exporter::exposition::merge::{assemble, Contribution};
-use plugin_exporter::exposition::render::{render, RenderedFamily};
+use plugin_exporter::exposition::batch::Batch;
+use plugin_exporter::exposition::render::render;
 use plugin_exporter::exposition::Format;
+use plugin_exporter::scrape;
 use plugin_exporter::selfmetrics::SelfMetrics;
 use std::hint::black_box;
 use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 #[allow(dead_code)] // each bench uses part of it
 mod common;
@@ -25,23 +28,30 @@ const PLUGINS: usize = 10;
 /// Series per plugin: 10k and 100k in all.
 const SIZES: [usize; 2] = [1_000, 10_000];
 
-/// The exporter's own families for `n` plugins, rendered.
-fn own(n: usize) -> Vec<RenderedFamily> {
+/// The exporter's own metrics with `n` plugins' series.
+fn own(n: usize) -> SelfMetrics {
     let m = SelfMetrics::new("bench", "bench");
     for p in 0..n {
         m.init_plugin(&format!("p{p}"));
     }
-    render(m.families(), None, false)
+    m
 }
 
-fn merged(own: &[RenderedFamily], plugins: &[Vec<RenderedFamily>], format: Format) -> Vec<u8> {
-    let contributions: Vec<Contribution> = plugins
-        .iter()
-        .map(|f| Contribution { families: f })
+/// `PLUGINS` plugins' batches of `m` series each, as the exporter holds them, and names.
+fn held(m: usize) -> (Vec<String>, Vec<Option<Arc<Batch>>>) {
+    let names = (0..PLUGINS).map(|p| format!("p{p}")).collect();
+    let batches = (0..PLUGINS)
+        .map(|p| {
+            let families = common::rendered(p, m);
+            Some(Arc::new(Batch {
+                series: families.iter().map(|f| f.series).sum(),
+                families,
+                received: SystemTime::now(),
+                merge_counted: AtomicBool::new(false),
+            }))
+        })
         .collect();
-    let mut out = Vec::new();
-    assemble(own, &contributions, format, &mut out);
-    out
+    (names, batches)
 }
 
 fn merge(c: &mut Criterion) {
@@ -52,11 +62,12 @@ fn merge(c: &mut Criterion) {
     ] {
         let mut g = c.benchmark_group(group);
         for m in SIZES {
-            let plugins: Vec<_> = (0..PLUGINS).map(|p| common::rendered(p, m)).collect();
-            let bytes = merged(&own, &plugins, format).len();
+            let (names, batches) = held(m);
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let bytes = scrape::encode(&own, &names, &batches, format).len();
             g.throughput(Throughput::Bytes(bytes as u64));
             g.bench_function(BenchmarkId::from_parameter(PLUGINS * m), |b| {
-                b.iter(|| merged(black_box(&own), black_box(&plugins), format))
+                b.iter(|| scrape::encode(black_box(&own), &names, black_box(&batches), format))
             });
         }
         g.finish();
@@ -67,23 +78,13 @@ fn gzip(c: &mut Criterion) {
     let own = own(PLUGINS);
     let mut g = c.benchmark_group("gzip_text_members");
     for m in SIZES {
-        let plugins: Vec<_> = (0..PLUGINS).map(|p| common::rendered(p, m)).collect();
-        let contributions: Vec<Contribution> = plugins
-            .iter()
-            .map(|f| Contribution { families: f })
-            .collect();
-        let bytes = merged(&own, &plugins, Format::Text).len();
+        let (names, batches) = held(m);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let bytes = scrape::encode(&own, &names, &batches, Format::Text).len();
         g.throughput(Throughput::Bytes(bytes as u64));
         g.bench_function(BenchmarkId::from_parameter(PLUGINS * m), |b| {
             b.iter(|| {
-                let mut sink = GzipSink::with_capacity(64 * 1024);
-                assemble(
-                    black_box(&own),
-                    black_box(&contributions),
-                    Format::Text,
-                    &mut sink,
-                );
-                sink.finish()
+                scrape::encode_gzip(black_box(&own), &names, black_box(&batches), Format::Text)
             })
         });
     }
@@ -92,8 +93,9 @@ fn gzip(c: &mut Criterion) {
     let mut g = c.benchmark_group("gzip_text_whole_body");
     g.sample_size(20);
     for m in SIZES {
-        let plugins: Vec<_> = (0..PLUGINS).map(|p| common::rendered(p, m)).collect();
-        let body = merged(&own, &plugins, Format::Text);
+        let (names, batches) = held(m);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let body = scrape::encode(&own, &names, &batches, Format::Text);
         g.throughput(Throughput::Bytes(body.len() as u64));
         g.bench_with_input(
             BenchmarkId::from_parameter(PLUGINS * m),

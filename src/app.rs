@@ -3,11 +3,13 @@
 
 use crate::config::{self, ConfigError};
 use crate::http::Server;
-use crate::plugin::fence::Sandbox;
-use crate::plugin::spawn::{self, Reaper};
 use crate::plugin::SupervisorOptions;
+use crate::process::guard;
+use crate::process::reaper::Reaper;
+use crate::process::tags;
 use crate::reload::{self, Reloader};
 use crate::sandbox::cgroup::Cgroups;
+use crate::sandbox::Sandbox;
 use crate::selfmetrics::SelfMetrics;
 use crate::systemd;
 use std::future::Future;
@@ -58,6 +60,12 @@ pub enum AppError {
     /// The process could not become a child subreaper or watch for children.
     #[error("cannot set up process supervision")]
     Reaper(#[source] std::io::Error),
+    /// The guard process, which cleans up after the exporter's death, could not start.
+    #[error("cannot start the guard process")]
+    Guard(#[source] std::io::Error),
+    /// The SIGHUP handler (reload) could not be installed.
+    #[error("cannot install the SIGHUP handler")]
+    Sighup(#[source] std::io::Error),
     /// The web config file is invalid; nothing was started.
     #[error("{0}")]
     Web(#[from] crate::web::WebConfigError),
@@ -122,14 +130,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     };
     // Non-dumpable: processes of the same uid (plugins without a user of their own) cannot
     // read our memory or /proc/<pid>/environ, where the secrets are.
-    // SAFETY: prctl with integer arguments only changes this process's own attribute.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(error = %e, "cannot make the process non-dumpable");
+    }
     Reaper::start().map_err(AppError::Reaper)?;
     // Requests wait in the channel until the reload task runs.
     let (reload_tx, reload_rx) = mpsc::channel::<reload::Request>(8);
-    reload_on_sighup(reload_tx.clone()).map_err(AppError::Reaper)?;
-    spawn::start_guard().map_err(AppError::Reaper)?;
-    let stale = spawn::sweep_stale();
+    reload_on_sighup(reload_tx.clone()).map_err(AppError::Sighup)?;
+    guard::start_guard().map_err(AppError::Guard)?;
+    let stale = tags::sweep_stale();
     if stale > 0 {
         tracing::warn!(
             processes = stale,
@@ -224,7 +233,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     server.serve(listeners, shutdown).await;
     tracing::info!("shutting down: stopping plugins");
     reloader.stop_all().await;
-    let strays = spawn::sweep(None);
+    let strays = tags::sweep(None);
     if strays > 0 {
         tracing::warn!(processes = strays, "killed stray plugin processes");
     }

@@ -6,8 +6,11 @@
 //!
 //! - [`jsonl`]: a session as the exporter runs it (hello, N collects, shutdown), then a
 //!   second start that only gets end of file; every stdout line checked against PROTOCOL.md.
-//! - [`oneshot`]: `prometheus` and `nagios` commands, run N times.
-//! - [`batch`]: every batch through the exporter's own validation, each drop explained.
+//! - [`per_collect`]: `prometheus` and `nagios` commands, run N times through the exporter's
+//!   own runner.
+//! - [`batch`]: every line and batch through the exporter's own parser and validation, each
+//!   drop printed with the reason the exporter counts.
+//! - [`options`]: what to check; why it may be impossible.
 //! - [`lint`]: promtool-style lints, as warnings.
 //! - [`report`]: findings and their printing.
 //!
@@ -18,94 +21,48 @@ pub mod batch;
 mod child;
 pub mod jsonl;
 pub mod lint;
-pub mod oneshot;
+pub mod options;
+pub mod per_collect;
 pub mod report;
 
-use std::time::Duration;
-
 use crate::config::Format;
-use crate::plugin::spawn::Reaper;
+use crate::process::reaper::Reaper;
+pub use options::{parse_format, CheckError, Options};
 pub use report::{Finding, Report, Severity};
-
-/// What to check and how.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// How the plugin talks: JSON lines, Prometheus text, or a Nagios plugin.
-    pub format: Format,
-    /// Collects to send (jsonl) or runs (one-shot formats).
-    pub collects: u32,
-    /// Deadline of each collect or run.
-    pub timeout: Duration,
-    /// The plugin's command and arguments.
-    pub command: Vec<String>,
-}
-
-/// Why no check could be made.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    /// The command could not be started.
-    #[error("cannot start `{command}`")]
-    Start {
-        /// The command line, joined.
-        command: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// This process cannot supervise children.
-    #[error("cannot start the reaper")]
-    Reaper(#[source] std::io::Error),
-}
-
-impl CheckError {
-    fn start(command: &[String], source: std::io::Error) -> Self {
-        CheckError::Start {
-            command: command.join(" "),
-            source,
-        }
-    }
-}
-
-/// Parses `--format`: `jsonl`, `prometheus` or `nagios`.
-pub fn parse_format(s: &str) -> Result<Format, String> {
-    match s {
-        "jsonl" => Ok(Format::Jsonl),
-        "prometheus" => Ok(Format::Prometheus),
-        "nagios" => Ok(Format::Nagios),
-        other => Err(format!(
-            "unknown format `{other}`: expected jsonl, prometheus or nagios"
-        )),
-    }
-}
 
 /// Checks the plugin. Call from inside a tokio runtime, once [`Reaper::start`] ran.
 pub async fn check(opts: &Options) -> Result<Report, CheckError> {
     let mut report = Report::default();
     match opts.format {
         Format::Jsonl => jsonl::check(opts, &mut report).await?,
-        Format::Prometheus | Format::Nagios => oneshot::check(opts, &mut report).await?,
+        Format::Prometheus | Format::Nagios => per_collect::check(opts, &mut report).await?,
     }
     Ok(report)
 }
 
-/// The subcommand: starts the reaper, checks, prints the report to stdout and returns the
-/// exit code (0 clean, 1 errors, 2 the command cannot be started). Call from inside a tokio
-/// runtime that runs nothing else.
-pub async fn run(opts: Options) -> u8 {
+/// The subcommand: starts the reaper, checks, prints the report to stdout (as text, or as
+/// JSON when `json`) and returns the exit code (0 clean, 1 errors, 2 the command cannot be
+/// started). Call from inside a tokio runtime that runs nothing else.
+pub async fn run(opts: Options, json: bool) -> u8 {
     let outcome = match Reaper::start() {
         Ok(()) => check(&opts).await,
         Err(e) => Err(CheckError::Reaper(e)),
     };
-    match outcome {
+    let (report, code) = match outcome {
         Ok(report) => {
-            print!("{report}");
-            report.exit_code()
+            let code = report.exit_code();
+            (report, code)
         }
         Err(e) => {
             let mut report = Report::default();
             report.error("", crate::error_chain(&e));
-            print!("{report}");
-            2
+            (report, 2)
         }
+    };
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
     }
+    code
 }

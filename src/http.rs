@@ -1,12 +1,10 @@
-//! The HTTP server (hyper 1.x, HTTP/1.1): `/metrics`, the landing page, `/-/healthy`,
-//! `/-/ready` and `/api/v1/plugins`.
+//! The HTTP server (hyper 1.x, HTTP/1.1): routes and headers for `/metrics` (the scrape
+//! itself is [`crate::scrape`]), the landing page, `/-/healthy`, `/-/ready`, `/-/reload` and
+//! `/api/v1/plugins`.
 
-use crate::exposition::gzip::GzipSink;
-use crate::exposition::merge::{assemble, Contribution, Sink};
-use crate::exposition::render::render;
 use crate::exposition::Format;
-use crate::plugin::{Batch, PluginHandle};
-use crate::selfmetrics::{kind, SelfMetrics};
+use crate::scrape::{scrape_budget, Scraper};
+use crate::selfmetrics::SelfMetrics;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -15,15 +13,12 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Prometheus' scrape timeout header.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
-/// Kept free of the scrape timeout for merging and sending (blackbox_exporter uses the same).
-pub const SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
 
 /// What the handlers share.
 pub struct Server {
@@ -221,83 +216,21 @@ impl Server {
             .get(SCRAPE_TIMEOUT_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(scrape_budget);
-        let plugins = self.plugins.snapshot();
-        let batches: Vec<Option<Arc<Batch>>> =
-            futures_util::future::join_all(plugins.iter().map(|p| p.batch(budget))).await;
-        let mut resp = if gzip {
-            let mut sink = GzipSink::with_capacity(64 * 1024);
-            self.encode_into(&plugins, &batches, format, &mut sink);
-            let mut r = Response::new(Full::new(Bytes::from(sink.finish())));
-            r.headers_mut()
-                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            r
-        } else {
-            Response::new(Full::new(Bytes::from(
-                self.encode(&plugins, &batches, format),
-            )))
+        let scraper = Scraper {
+            plugins: self.plugins.clone(),
+            metrics: self.metrics.clone(),
         };
+        let body = scraper.scrape(budget, format, gzip).await;
+        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        if gzip {
+            resp.headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         resp.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static(format.content_type()),
         );
         resp
-    }
-
-    /// The uncompressed body: [`Server::encode_into`] a buffer sized for it.
-    pub fn encode(
-        &self,
-        plugins: &[PluginHandle],
-        batches: &[Option<Arc<Batch>>],
-        format: Format,
-    ) -> Vec<u8> {
-        let size: usize = batches
-            .iter()
-            .flatten()
-            .flat_map(|b| b.families.iter())
-            .map(|f| f.body(format).len() + f.name.len() * 2 + f.help.len() + 32)
-            .sum();
-        let mut body = Vec::with_capacity(size + 16 * 1024);
-        self.encode_into(plugins, batches, format, &mut body);
-        body
-    }
-
-    /// Merges the batches (in plugin order) with our own metrics into `out`, counting merge
-    /// drops once per batch.
-    pub fn encode_into(
-        &self,
-        plugins: &[PluginHandle],
-        batches: &[Option<Arc<Batch>>],
-        format: Format,
-        out: &mut impl Sink,
-    ) {
-        for p in plugins {
-            p.refresh_usage();
-        }
-        let own = render(self.metrics.families(), None, false);
-        let contributions: Vec<Contribution> = batches
-            .iter()
-            .map(|b| Contribution {
-                families: b.as_deref().map_or(&[][..], |b| &b.families[..]),
-            })
-            .collect();
-        let drops = assemble(&own, &contributions, format, out);
-        for ((plugin, batch), d) in plugins.iter().zip(batches).zip(&drops) {
-            let Some(batch) = batch else { continue };
-            if (d.conflict > 0 || d.duplicate_series > 0)
-                && !batch.merge_counted.swap(true, Ordering::AcqRel)
-            {
-                tracing::warn!(
-                    plugin = plugin.name(),
-                    conflict = d.conflict,
-                    duplicate_series = d.duplicate_series,
-                    "dropped series that collide with another plugin's"
-                );
-                self.metrics
-                    .error(plugin.name(), kind::CONFLICT, d.conflict);
-                self.metrics
-                    .error(plugin.name(), kind::DUPLICATE_SERIES, d.duplicate_series);
-            }
-        }
     }
 
     /// `POST /-/reload`: reloads the configuration (and the web config) and answers 200, or
@@ -353,14 +286,14 @@ impl Server {
             let s = p.status();
             rows.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                html(&s.name),
-                s.mode,
-                s.state,
-                if s.up { "up" } else { "down" },
-                s.pid.map_or(String::new(), |p| p.to_string()),
-                s.restarts,
-                s.series,
-                html(s.last_error.as_deref().unwrap_or("")),
+                html(&s.process.name),
+                s.process.mode,
+                s.process.state,
+                if s.outcome.up { "up" } else { "down" },
+                s.process.pid.map_or(String::new(), |p| p.to_string()),
+                s.process.restarts,
+                s.outcome.series,
+                html(s.process.last_error.as_deref().unwrap_or("")),
             ));
         }
         let path = html(&self.telemetry_path);
@@ -405,32 +338,9 @@ pub fn accepts_gzip(value: &str) -> bool {
     })
 }
 
-/// The time plugins get for a scrape with the given timeout header: the timeout less
-/// [`SCRAPE_TIMEOUT_OFFSET`], or half of it when it is short. `None` for a bad header.
-pub fn scrape_budget(header: &str) -> Option<Duration> {
-    let secs: f64 = header.trim().parse().ok()?;
-    if !secs.is_finite() || secs <= 0.0 {
-        return None;
-    }
-    let t = Duration::from_secs_f64(secs.min(86400.0));
-    Some(if t > SCRAPE_TIMEOUT_OFFSET * 2 {
-        t - SCRAPE_TIMEOUT_OFFSET
-    } else {
-        t / 2
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn budget_leaves_the_offset_free() {
-        assert_eq!(scrape_budget("10"), Some(Duration::from_millis(9500)));
-        assert_eq!(scrape_budget("0.5"), Some(Duration::from_millis(250)));
-        assert_eq!(scrape_budget("abc"), None);
-        assert_eq!(scrape_budget("-1"), None);
-    }
 
     #[test]
     fn gzip_negotiation() {

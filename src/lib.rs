@@ -3,50 +3,87 @@
 //!
 //! # Layout
 //!
-//! A scrape or a timer asks each plugin's supervisor for a batch; the supervisor talks to its
-//! child over newline-delimited JSON (or runs a one-shot command), the batch is checked against
-//! the plugin's budgets, validated and rendered once, and the HTTP layer merges the rendered
-//! batches into one exposition. Every plugin runs fenced: its own process group, rlimits, a
-//! cgroup (or the watchdog), a dropped identity, a clean environment.
+//! Dependencies point one way, from the top of this list to the bottom; no two files or
+//! modules import each other, directly or in a circle (`tests/source_layout.rs` checks).
 //!
-//! - [`config`]: the YAML configuration, every check done before anything starts.
-//! - [`plugin`]: one supervisor per plugin.
-//!   - [`plugin::spawn`]: process group, parent-death signal, rlimits, cgroup join and
-//!     identity drop before exec; the dedicated spawner thread, the reaper that owns
-//!     `waitpid` (we are a subreaper) and the guard that cleans up after our own death.
-//!   - [`plugin::fence`]: one plugin's cgroup or watchdog entry, rlimits and usage figures.
-//!   - [`plugin::lines`]: a bounded line reader (a plugin cannot make us buffer without end).
-//!   - [`plugin::instance`]: one running child's I/O: hello, batches, budgets, stderr logs.
-//!   - [`plugin::supervisor`]: modes (scrape, interval, push), collect matching, restarts
-//!     with backoff, disable/enable, state.
-//!   - [`plugin::oneshot`]: `format: prometheus | nagios`, a command run per collect.
-//!   - [`plugin::backoff`]: exponential backoff with jitter.
-//! - [`sandbox`]: cgroup v2/v1 management ([`sandbox::cgroup`]) and, without cgroups, the
-//!   watchdog that samples process trees ([`sandbox::watchdog`]).
-//! - [`exposition`]: our model of families, validation of plugin batches, the text 0.0.4 and
-//!   OpenMetrics encoders and parser, gzip members, and the merge of all plugins into one body.
-//! - [`formats`]: other plugin output formats (Nagios checks).
-//! - [`selfmetrics`]: the exporter's own metrics (prometheus crate, encoded by ours).
-//! - [`http`]: the hyper server: `/metrics`, landing page, health, readiness, reload, JSON API.
-//! - [`web`]: `--web.config.file`: TLS, basic auth, response headers.
-//! - [`reload`]: the running plugin set; reloads restart only plugins whose config changed.
 //! - [`app`]: wires everything together; signals, reloads and graceful shutdown.
-//! - [`systemd`]: sd_notify (ready, watchdog, stopping, reloading) and socket activation.
+//! - [`http`]: the hyper server: routes and headers for `/metrics`, the landing page,
+//!   health, readiness, reload and the JSON API. [`web`]: `--web.config.file` (TLS, basic
+//!   auth, response headers). [`systemd`]: sd_notify and socket activation.
+//! - [`scrape`]: one scrape: concurrent collects, usage refresh, the exporter's own metrics,
+//!   the merge and its drop counting.
+//! - [`reload`]: the running plugin set; reloads restart only plugins whose config changed.
 //! - [`check_plugin`]: `plugin-exporter check-plugin`, the conformance checker for authors.
+//!   It decides nothing itself: it drives the collector's own line parser, command runner
+//!   and validation, and prints the reasons they give.
+//! - [`plugin`]: one supervisor per plugin, whatever its role.
+//!   - [`plugin::supervisor`]: the role-agnostic lifecycle: spawn in the fence, restart with
+//!     backoff, disable/enable, stop; every command decided in [`plugin::supervisor::control`].
+//!     A role implements the two traits of [`plugin::supervisor::role`].
+//!   - [`plugin::collector`]: the collector role (JSON-lines sessions in scrape, interval or
+//!     push mode; commands run per collect for `format: prometheus | nagios`).
+//! - [`sandbox`]: a plugin's fence ([`sandbox::Fence`]: cgroup v2/v1 or the watchdog,
+//!   rlimits, usage figures).
+//! - [`process`]: spawning with the pre-exec setup, the reaper, process tags and sweeps, the
+//!   guard. The only `unsafe` code lives in [`process::spawn`] and [`systemd`].
+//! - [`selfmetrics`]: the exporter's own metrics (prometheus crate, encoded by ours), labelled
+//!   by the fixed codes of [`codes`].
+//! - [`exposition`]: model, validation (each drop with a typed [`exposition::drop_reason`]),
+//!   batches with their budgets, the text 0.0.4 and OpenMetrics encoders and parser, gzip
+//!   members, the merge. [`formats`]: other plugin output formats (Nagios checks).
+//! - [`config`]: the YAML configuration, every check done before anything starts.
 //! - [`logging`]: tracing-subscriber setup, logfmt or JSON.
 //!
 //! The wire types live in the `plugin-protocol` crate, with the normative `PROTOCOL.md`.
+//!
+//! # The path of one scrape
+//!
+//! 1. [`http`] routes `GET /metrics`, negotiates the format and gzip, and reads the scrape
+//!    timeout header into a budget ([`scrape::scrape_budget`]).
+//! 2. [`scrape::Scraper::scrape`] asks every [`plugin::PluginHandle`] for a batch at once.
+//!    A scrape-mode plugin's handle sends a collect request to its supervisor task, which
+//!    hands it to the running session ([`plugin::collector::jsonl`]): the session writes a
+//!    `collect` line to the child's stdin, or joins the collect already in flight. Interval
+//!    and push plugins answer from the batch they hold.
+//! 3. The child's stdout reader task ([`plugin::collector::jsonl_io`]) parses the answer,
+//!    holds it to the budgets and validates and renders it once ([`exposition::batch`]),
+//!    counting what validation drops by reason; the session matches it to the collect
+//!    ([`plugin::collector::answers`]) and completes every waiting scrape.
+//! 4. The scrape refreshes each plugin's usage (cgroup or watchdog), renders the exporter's
+//!    own metrics, and [`exposition::merge`] copies the rendered families (or their gzip
+//!    members) into one body, first plugin first; merge conflicts are counted once per batch.
+//!
+//! # Adding a plugin role
+//!
+//! A role (processor, alerter, output, ...) is a new module beside [`plugin::collector`]:
+//! 1. Define its request type and a session type that implements
+//!    [`plugin::supervisor::role::Session`]: take requests, handle the child's output in
+//!    `step` (return a [`plugin::supervisor::fault::Fault`] to have the child restarted),
+//!    say goodbye in `shutdown`, and fail what is open in `close`.
+//! 2. Implement [`plugin::supervisor::role::Role`]: `open` spawns the child through
+//!    [`plugin::supervisor::Context::spawn`] (checksum, fence, identity, environment) and
+//!    wraps its pipes in a session; `refuse` answers requests while nothing runs; `down`
+//!    drops what the role serves.
+//! 3. Start it with [`plugin::supervisor::Handle::start`] and give the outside a handle type
+//!    that sends requests with [`plugin::supervisor::Handle::request`] and lifecycle
+//!    commands with [`plugin::supervisor::Handle::control`].
+//!
+//! Restarts, backoff, disable/enable, stop, reload, rlimits, cgroups, usage metrics and the
+//! API's process status come with the supervisor; a role writes none of them.
 
 pub mod app;
 pub mod check_plugin;
+pub mod codes;
 pub mod config;
 pub mod exposition;
 pub mod formats;
 pub mod http;
 pub mod logging;
 pub mod plugin;
+pub mod process;
 pub mod reload;
 pub mod sandbox;
+pub mod scrape;
 pub mod selfmetrics;
 pub mod systemd;
 pub mod web;

@@ -74,6 +74,10 @@ enum Command {
         /// Deadline of each collect or run.
         #[arg(long, default_value = "5s", value_parser = parse_duration)]
         timeout: std::time::Duration,
+        /// How to print the report: text, or json (every finding with the exporter's error
+        /// kind, for scripts and CI).
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        report: String,
         /// The plugin's command and arguments, after `--`.
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -93,7 +97,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Guard { supervisor }) = &cli.command {
-        plugin_exporter::plugin::spawn::run_guard(*supervisor);
+        plugin_exporter::process::guard::run_guard(*supervisor);
         return ExitCode::SUCCESS;
     }
     if let Some(Command::CheckConfig { file }) = &cli.command {
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
         format,
         collects,
         timeout,
+        report,
         command,
     }) = cli.command
     {
@@ -131,7 +136,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let code = runtime.block_on(plugin_exporter::check_plugin::run(opts));
+        let code = runtime.block_on(plugin_exporter::check_plugin::run(opts, report == "json"));
         // The reaper's task never ends; do not wait for it.
         runtime.shutdown_background();
         return ExitCode::from(code);

@@ -2,104 +2,13 @@
 //!
 //! Instruments live in a private prometheus-crate registry; on each scrape they are gathered
 //! and converted to our model ([`crate::exposition::own`]) so one encoder writes everything.
-//! Label values are fixed codes ([`kind`], [`reason`]), never free text.
+//! Label values are fixed codes ([`crate::codes`]), never free text.
 
+use crate::codes::{ErrorKind, LimitKind, RestartReason};
 use crate::exposition::model::{Family, MetricType, Sample, SampleValue};
-use crate::plugin::fence::Usage;
+use crate::sandbox::Usage;
+use nix::unistd::{sysconf, SysconfVar};
 use prometheus::{CounterVec, Gauge, GaugeVec, IntCounterVec, Opts, Registry};
-
-/// Codes for `plugin_exporter_plugin_errors_total{kind}`.
-pub mod kind {
-    /// A collect got no answer before its deadline.
-    pub const TIMEOUT: &str = "timeout";
-    /// A line on stdout that is not a valid protocol message (bad JSON, bad UTF-8, unknown
-    /// type, unsolicited answer, unknown protocol version).
-    pub const PROTOCOL: &str = "protocol";
-    /// A protocol line longer than the line limit.
-    pub const LINE_TOO_LONG: &str = "line_too_long";
-    /// A series or family dropped by validation.
-    pub const INVALID_METRIC: &str = "invalid_metric";
-    /// A series dropped because the same series was already present.
-    pub const DUPLICATE_SERIES: &str = "duplicate_series";
-    /// A series dropped because another plugin owns its family with another type or help.
-    pub const CONFLICT: &str = "conflict";
-    /// An answer to a collect that had already timed out.
-    pub const LATE: &str = "late";
-    /// The plugin answered a collect with `error`.
-    pub const PLUGIN_ERROR: &str = "plugin_error";
-    /// Output of a one-shot plugin (text format, Nagios) that could not be parsed.
-    pub const PARSE_ERROR: &str = "parse_error";
-    /// A collect rejected whole for holding more series than `max_series`.
-    pub const SERIES_LIMIT: &str = "series_limit";
-    /// A collect rejected whole for a series over `max_labels` or the label length bounds.
-    pub const LABEL_LIMIT: &str = "label_limit";
-    /// Every kind, for initialising the counters at zero.
-    pub const ALL: [&str; 11] = [
-        PARSE_ERROR,
-        TIMEOUT,
-        PROTOCOL,
-        LINE_TOO_LONG,
-        INVALID_METRIC,
-        DUPLICATE_SERIES,
-        CONFLICT,
-        LATE,
-        PLUGIN_ERROR,
-        SERIES_LIMIT,
-        LABEL_LIMIT,
-    ];
-}
-
-/// Codes for `plugin_exporter_plugin_limit_hits_total{limit}`.
-pub mod limit {
-    /// The memory limit was reached (cgroup failcnt or `max` events; the watchdog's kills).
-    pub const MEMORY: &str = "memory";
-    /// The CPU quota throttled the plugin (periods throttled; the watchdog's stops).
-    pub const CPU: &str = "cpu";
-    /// The process limit refused a fork.
-    pub const PIDS: &str = "pids";
-    /// A collect held more series than `max_series`.
-    pub const MAX_SERIES: &str = "max_series";
-    /// A series had more labels than `max_labels`, or a label over the length bounds.
-    pub const MAX_LABELS: &str = "max_labels";
-    /// A protocol line was longer than `max_line`.
-    pub const MAX_LINE: &str = "max_line";
-    /// Every limit, for initialising the counters at zero.
-    pub const ALL: [&str; 6] = [MEMORY, CPU, PIDS, MAX_SERIES, MAX_LABELS, MAX_LINE];
-}
-
-/// Codes for `plugin_exporter_plugin_restarts_total{reason}`.
-pub mod reason {
-    /// The plugin exited on its own (any exit code).
-    pub const EXITED: &str = "exited";
-    /// A signal the exporter did not send killed the plugin.
-    pub const CRASHED: &str = "crashed";
-    /// The plugin left collects unanswered and was stopped.
-    pub const TIMEOUT: &str = "timeout";
-    /// The plugin broke the protocol (unknown protocol version).
-    pub const PROTOCOL: &str = "protocol";
-    /// The plugin closed its stdout but kept running.
-    pub const STDOUT_CLOSED: &str = "stdout_closed";
-    /// The command could not be started.
-    pub const SPAWN_FAILED: &str = "spawn_failed";
-    /// The plugin was killed for exceeding its memory limit.
-    pub const OOM: &str = "oom";
-    /// A restart asked for through the API.
-    pub const REQUESTED: &str = "requested";
-    /// The executable's SHA-256 did not match the configured one; it was not started.
-    pub const CHECKSUM: &str = "checksum";
-    /// Every reason, for initialising the counters at zero.
-    pub const ALL: [&str; 9] = [
-        REQUESTED,
-        EXITED,
-        CRASHED,
-        TIMEOUT,
-        PROTOCOL,
-        STDOUT_CLOSED,
-        SPAWN_FAILED,
-        OOM,
-        CHECKSUM,
-    ];
-}
 
 /// The exporter's own instruments.
 pub struct SelfMetrics {
@@ -287,19 +196,19 @@ impl SelfMetrics {
         self.collect_duration.with_label_values(&[plugin]).set(0.0);
         self.last_success.with_label_values(&[plugin]).set(0.0);
         self.series.with_label_values(&[plugin]).set(0.0);
-        for r in reason::ALL {
-            self.restarts.with_label_values(&[plugin, r]);
+        for r in RestartReason::ALL {
+            self.restarts.with_label_values(&[plugin, r.as_str()]);
         }
-        for k in kind::ALL {
-            self.errors.with_label_values(&[plugin, k]);
+        for k in ErrorKind::ALL {
+            self.errors.with_label_values(&[plugin, k.as_str()]);
         }
         self.memory.with_label_values(&[plugin]).set(0.0);
         self.cpu.with_label_values(&[plugin]);
         self.processes.with_label_values(&[plugin]).set(0.0);
         self.disabled.with_label_values(&[plugin]).set(0.0);
         self.oom_kills.with_label_values(&[plugin]);
-        for l in limit::ALL {
-            self.limit_hits.with_label_values(&[plugin, l]);
+        for l in LimitKind::ALL {
+            self.limit_hits.with_label_values(&[plugin, l.as_str()]);
         }
     }
 
@@ -323,20 +232,22 @@ impl SelfMetrics {
             .with_label_values(&[plugin])
             .inc_by(grow(now.oom_kills, seen.oom_kills));
         for (l, n, s) in [
-            (limit::MEMORY, now.memory_hits, seen.memory_hits),
-            (limit::PIDS, now.pids_hits, seen.pids_hits),
-            (limit::CPU, now.cpu_hits, seen.cpu_hits),
+            (LimitKind::Memory, now.memory_hits, seen.memory_hits),
+            (LimitKind::Pids, now.pids_hits, seen.pids_hits),
+            (LimitKind::Cpu, now.cpu_hits, seen.cpu_hits),
         ] {
             self.limit_hits
-                .with_label_values(&[plugin, l])
+                .with_label_values(&[plugin, l.as_str()])
                 .inc_by(grow(n, s));
         }
         *seen = *now;
     }
 
     /// Adds one to `limit_hits_total{plugin, limit}`.
-    pub fn limit_hit(&self, plugin: &str, limit: &str) {
-        self.limit_hits.with_label_values(&[plugin, limit]).inc();
+    pub fn limit_hit(&self, plugin: &str, limit: LimitKind) {
+        self.limit_hits
+            .with_label_values(&[plugin, limit.as_str()])
+            .inc();
     }
 
     /// Removes a plugin's series (it is no longer configured).
@@ -345,26 +256,28 @@ impl SelfMetrics {
         let _ = self.collect_duration.remove_label_values(&[plugin]);
         let _ = self.last_success.remove_label_values(&[plugin]);
         let _ = self.series.remove_label_values(&[plugin]);
-        for r in reason::ALL {
-            let _ = self.restarts.remove_label_values(&[plugin, r]);
+        for r in RestartReason::ALL {
+            let _ = self.restarts.remove_label_values(&[plugin, r.as_str()]);
         }
-        for k in kind::ALL {
-            let _ = self.errors.remove_label_values(&[plugin, k]);
+        for k in ErrorKind::ALL {
+            let _ = self.errors.remove_label_values(&[plugin, k.as_str()]);
         }
         let _ = self.memory.remove_label_values(&[plugin]);
         let _ = self.cpu.remove_label_values(&[plugin]);
         let _ = self.processes.remove_label_values(&[plugin]);
         let _ = self.disabled.remove_label_values(&[plugin]);
         let _ = self.oom_kills.remove_label_values(&[plugin]);
-        for l in limit::ALL {
-            let _ = self.limit_hits.remove_label_values(&[plugin, l]);
+        for l in LimitKind::ALL {
+            let _ = self.limit_hits.remove_label_values(&[plugin, l.as_str()]);
         }
     }
 
     /// Adds `n` to `errors_total{plugin, kind}`.
-    pub fn error(&self, plugin: &str, kind: &str, n: u64) {
+    pub fn error(&self, plugin: &str, kind: ErrorKind, n: u64) {
         if n > 0 {
-            self.errors.with_label_values(&[plugin, kind]).inc_by(n);
+            self.errors
+                .with_label_values(&[plugin, kind.as_str()])
+                .inc_by(n);
         }
     }
 
@@ -391,10 +304,9 @@ pub fn process_families() -> Vec<Family> {
             }],
         })
     };
-    // SAFETY: sysconf only reads a configuration value.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    // SAFETY: as above.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
+    let conf = |v: SysconfVar, default: i64| sysconf(v).ok().flatten().unwrap_or(default) as f64;
+    let ticks = conf(SysconfVar::CLK_TCK, 100);
+    let page = conf(SysconfVar::PAGE_SIZE, 4096);
     if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
         // Fields after the parenthesised command name; utime is field 14 overall.
         if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {

@@ -4,7 +4,7 @@
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{sysconf, Pid, SysconfVar};
-use plugin_exporter::plugin::spawn::{TAG_PLUGIN, TAG_SUPERVISOR};
+use plugin_exporter::process::tags::{TAG_PLUGIN, TAG_SUPERVISOR};
 use plugin_exporter::sandbox::watchdog::{WatchLimits, WatchStats, Watchdog};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};

@@ -1,9 +1,9 @@
 //! Inputs shared by the benches: the synthetic series of `bench/synth` (and of the peers in
 //! `../shared/bench`), as a protocol line and as rendered batches.
 
+use plugin_exporter::exposition::batch::BatchOptions;
 use plugin_exporter::exposition::render::{render, RenderedFamily};
 use plugin_exporter::exposition::validate::{validate, Drops, ValidateOptions};
-use plugin_exporter::plugin::instance::ReaderOptions;
 use plugin_protocol::sdk::Batch;
 use plugin_protocol::{Family, Metrics, PluginMessage};
 
@@ -31,9 +31,9 @@ pub fn line(m: usize) -> Vec<u8> {
     l
 }
 
-/// The reader's settings for plugin `name` with the default budgets.
-pub fn reader_options(name: &str) -> ReaderOptions {
-    ReaderOptions {
+/// The batch settings of plugin `name` with the default budgets.
+pub fn batch_options(name: &str) -> BatchOptions {
+    BatchOptions {
         plugin: name.to_string(),
         plugin_label: "plugin".to_string(),
         max_line: 16 << 20,

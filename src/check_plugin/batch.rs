@@ -1,23 +1,18 @@
 //! One batch checked as the exporter checks it, with reasons: every family, unit and series
-//! its validation would drop is an error, and promtool-style lints ([`super::lint`]) are
-//! warnings.
+//! its validation drops is an error, and promtool-style lints ([`super::lint`]) are warnings.
 //!
-//! The exporter's own code decides what is dropped; this module only explains. The batch
-//! goes through [`build_batch`] (budgets, validation and rendering, exactly as served), and
-//! each family and sample is then validated on its own with [`validate`] to find which ones
-//! went; the explanation re-checks that one thing. If the explanations ever account for
-//! fewer drops than the exporter counted (validation gained a rule this module does not
-//! know), an error says so instead of passing the plugin.
+//! Nothing is decided here: the batch goes through the exporter's own [`build_batch`], and
+//! each drop is printed with the [`DropReason`] validation gave it, the same value the
+//! exporter counts under its kind.
 
 use std::collections::HashSet;
 
 use crate::config::{Limits, DEFAULT_PLUGIN_LABEL};
-use crate::exposition::validate::{
-    claimed_names, counter_stem, is_label_name, is_metric_name, label_identity, validate, Drops,
-    ValidateOptions,
-};
-use crate::plugin::instance::{build_batch, ReaderOptions};
-use plugin_protocol::{Bucket, Family, MetricType, Quantile, Sample, Value};
+use crate::exposition::batch::{build_batch, BatchOptions, Rejection};
+use crate::exposition::drop_reason::{describe, DropReason, DropSink, DropSite};
+use crate::exposition::validate::{validate, ValidateOptions};
+use crate::plugin::collector::jsonl_io::{parse_line, LineOutcome};
+use plugin_protocol::{Family, PluginMessage};
 
 use super::lint;
 use super::report::Report;
@@ -26,14 +21,36 @@ use super::report::Report;
 pub const PLUGIN_NAME: &str = "check";
 
 /// The exporter's defaults for a plugin without `limits` or `global.plugin_label`.
-pub fn reader_options() -> ReaderOptions {
+pub fn batch_options() -> BatchOptions {
     let limits = Limits::default();
-    ReaderOptions {
+    BatchOptions {
         plugin: PLUGIN_NAME.to_string(),
         plugin_label: DEFAULT_PLUGIN_LABEL.to_string(),
         max_line: limits.max_line,
         max_series: limits.max_series,
         max_labels: limits.max_labels,
+    }
+}
+
+/// Reports every drop as an error, located by family.
+struct Explain<'a> {
+    report: &'a mut Report,
+    locate: &'a dyn Fn(&str) -> String,
+    /// Names whose first family was dropped whole (not linted).
+    dropped: HashSet<String>,
+}
+
+impl DropSink for Explain<'_> {
+    fn dropped(&mut self, site: DropSite<'_>, reason: DropReason) {
+        let at = (self.locate)(site.family());
+        // A repeat leaves the first family of the name standing.
+        if let DropSite::Family(name) = site {
+            if reason != DropReason::RepeatedFamily {
+                self.dropped.insert(name.to_string());
+            }
+        }
+        self.report
+            .counted(reason.kind().as_str(), at, describe(&site, &reason));
     }
 }
 
@@ -45,404 +62,72 @@ pub fn check_batch(
     lint: bool,
     report: &mut Report,
 ) {
-    let opts = reader_options();
-    let label = Some(opts.plugin_label.as_str());
-    let counted = match build_batch(families.to_vec(), label, &opts) {
-        Ok((_, drops)) => Some(drops.invalid_metric + drops.duplicate_series),
-        Err(r) => {
-            report.error(
-                locate(""),
-                format!("the exporter refuses the whole batch: {}", r.detail),
-            );
-            None
-        }
+    let mut explain = Explain {
+        report,
+        locate,
+        dropped: HashSet::new(),
     };
+    if let Err(r) = build_batch(families.to_vec(), &batch_options(), &mut explain) {
+        explain_rejection(&r, families, &mut explain);
+    }
+    if lint {
+        lint_families(families, &explain.dropped, locate, explain.report);
+    }
+}
+
+/// Checks one stdout line of a JSON-lines plugin through the exporter's own line parser:
+/// drops and refusals of a `metrics` line are reported here (at `at`), with lints; what the
+/// line is goes back to the caller.
+pub fn check_line(line: &[u8], at: &str, report: &mut Report) -> LineOutcome {
+    let locate = |_: &str| at.to_string();
+    let mut explain = Explain {
+        report,
+        locate: &locate,
+        dropped: HashSet::new(),
+    };
+    let outcome = parse_line(line, &batch_options(), &mut explain);
+    if let LineOutcome::Metrics { batch, .. } = &outcome {
+        // The parser consumed the families; read them again for the explanations.
+        let families = match PluginMessage::from_line(line) {
+            Ok(PluginMessage::Metrics(m)) => m.families,
+            _ => Vec::new(),
+        };
+        if let Err(r) = batch {
+            explain_rejection(r, &families, &mut explain);
+        }
+        lint_families(&families, &explain.dropped, &locate, explain.report);
+    }
+    outcome
+}
+
+/// A batch refused whole: the refusal, then the series as validation would have seen them.
+fn explain_rejection(r: &Rejection, families: &[Family], explain: &mut Explain<'_>) {
+    let at = (explain.locate)("");
+    explain.report.counted(
+        r.kind().as_str(),
+        at,
+        format!("the exporter refuses the whole batch: {r}"),
+    );
+    let opts = batch_options();
     let vopts = ValidateOptions {
         max_labels: opts.max_labels,
         ..ValidateOptions::with_extra_label(Some((&opts.plugin_label, &opts.plugin)))
     };
-    let accepted = accepted_families(families, &vopts);
-    let mut described = 0;
-    for (i, f) in families.iter().enumerate() {
-        if accepted[i] {
-            described += describe_family(f, &vopts, &locate(&f.name), report);
-            if lint {
-                lint::lint_family(f, &locate(&f.name), report);
-            }
-        } else {
-            described += 1;
-            let why = family_reason(f, &families[..i], &accepted[..i], &vopts);
-            report.error(locate(&f.name), format!("family {}: {why}", quote(&f.name)));
+    validate(families.to_vec(), &vopts, explain);
+}
+
+/// Lints the first family of each name, unless validation dropped it.
+fn lint_families(
+    families: &[Family],
+    dropped: &HashSet<String>,
+    locate: &dyn Fn(&str) -> String,
+    report: &mut Report,
+) {
+    let mut linted = HashSet::new();
+    for f in families {
+        if !dropped.contains(&f.name) && linted.insert(f.name.as_str()) {
+            lint::lint_family(f, &locate(&f.name), report);
         }
-    }
-    if let Some(n) = counted.filter(|&n| n != described) {
-        report.error(
-            locate(""),
-            format!(
-                "the exporter's validation drops {n} things from this batch, while \
-                 {described} are explained above (check-plugin does not know a rule)"
-            ),
-        );
-    }
-}
-
-/// Which families pass the family-level rules, decided by [`validate`] on the names and
-/// types alone (those rules look at nothing else).
-fn accepted_families(families: &[Family], vopts: &ValidateOptions) -> Vec<bool> {
-    let bare: Vec<Family> = families.iter().map(|f| bare(f, None, Vec::new())).collect();
-    let kept = validate(bare, vopts, &mut Drops::default());
-    // Kept families come out in batch order, and of several with one name only the first
-    // can be kept, so matching names in order pairs them up.
-    let mut kept = kept.iter().peekable();
-    families
-        .iter()
-        .map(|f| {
-            let ok = kept.peek().is_some_and(|k| k.name == f.name);
-            if ok {
-                kept.next();
-            }
-            ok
-        })
-        .collect()
-}
-
-fn bare(f: &Family, unit: Option<String>, samples: Vec<Sample>) -> Family {
-    Family {
-        name: f.name.clone(),
-        kind: f.kind,
-        help: String::new(),
-        unit,
-        samples,
-    }
-}
-
-/// Why a family was refused whole, given the families before it.
-fn family_reason(
-    f: &Family,
-    earlier: &[Family],
-    accepted: &[bool],
-    vopts: &ValidateOptions,
-) -> String {
-    if !is_metric_name(&f.name) {
-        return "not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*); the exporter drops the family"
-            .into();
-    }
-    if !vopts.reserved_prefix.is_empty() && f.name.starts_with(vopts.reserved_prefix) {
-        return format!(
-            "names starting with {} are reserved for the exporter's own metrics; the family \
-             is dropped",
-            vopts.reserved_prefix
-        );
-    }
-    if earlier.iter().any(|e| e.name == f.name) {
-        return "appears twice in one batch; the exporter keeps the first".into();
-    }
-    for (e, _) in earlier.iter().zip(accepted).filter(|(_, ok)| **ok) {
-        let theirs: Vec<_> = claimed_names(&e.name, e.kind).collect();
-        if let Some(c) = claimed_names(&f.name, f.kind).find(|c| theirs.contains(c)) {
-            return format!(
-                "a {} that clashes with the {} {} before it: both would write the name \
-                 {c}; the family is dropped",
-                f.kind.as_str(),
-                e.kind.as_str(),
-                quote(&e.name)
-            );
-        }
-    }
-    "dropped by the exporter's validation".into()
-}
-
-/// Reports what validation drops inside an accepted family (its unit, samples, duplicate
-/// series); returns how many things that is, counted as the exporter counts them.
-fn describe_family(f: &Family, vopts: &ValidateOptions, at: &str, report: &mut Report) -> u64 {
-    let mut dropped = 0;
-    if let Some(unit) = &f.unit {
-        let kept = validate(
-            vec![bare(f, Some(unit.clone()), Vec::new())],
-            vopts,
-            &mut Drops::default(),
-        );
-        if kept.first().is_some_and(|k| k.unit.is_none()) {
-            dropped += 1;
-            report.error(
-                at,
-                format!("family {}: {}", quote(&f.name), unit_reason(f, unit)),
-            );
-        }
-    }
-    let mut identities = HashSet::new();
-    for s in &f.samples {
-        let kept = validate(
-            vec![bare(f, None, vec![s.clone()])],
-            vopts,
-            &mut Drops::default(),
-        );
-        let what = series(&f.name, s);
-        if kept.is_empty() {
-            dropped += 1;
-            report.error(
-                at,
-                format!(
-                    "series {what} is dropped: {}",
-                    sample_reason(s, f.kind, vopts)
-                ),
-            );
-        } else if !identities.insert(label_identity(&s.labels.0)) {
-            dropped += 1;
-            report.error(
-                at,
-                format!(
-                    "series {what} repeats an earlier series of its family (label order and \
-                     empty labels do not count); the exporter keeps the first"
-                ),
-            );
-        }
-    }
-    dropped
-}
-
-fn unit_reason(f: &Family, unit: &str) -> String {
-    let syntax = !unit.is_empty()
-        && unit
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':');
-    if !syntax {
-        return format!(
-            "unit {} is not [a-zA-Z0-9_:]+; only the unit is dropped",
-            quote(unit)
-        );
-    }
-    let stem = match f.kind {
-        MetricType::Counter => counter_stem(&f.name).unwrap_or(&f.name),
-        _ => &f.name,
-    };
-    format!(
-        "unit {} does not fit the name: {} must end in _{unit}; only the unit is dropped",
-        quote(unit),
-        quote(stem)
-    )
-}
-
-/// Why validation refused one sample, in the order validation checks.
-fn sample_reason(s: &Sample, kind: MetricType, vopts: &ValidateOptions) -> String {
-    if let Some(why) = labels_reason(&s.labels.0, vopts) {
-        return why;
-    }
-    let name = kind.as_str();
-    let has = |present: bool, member: &str| present.then(|| member.to_string());
-    let foreign: Vec<String> = match kind {
-        MetricType::Counter | MetricType::Gauge | MetricType::Untyped => [
-            has(s.buckets.is_some(), "buckets"),
-            has(s.quantiles.is_some(), "quantiles"),
-            has(s.sum.is_some(), "sum"),
-            has(s.count.is_some(), "count"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-        MetricType::Histogram => [
-            has(s.value.is_some(), "value"),
-            has(s.quantiles.is_some(), "quantiles"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-        MetricType::Summary => [
-            has(s.value.is_some(), "value"),
-            has(s.buckets.is_some(), "buckets"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-    };
-    if !foreign.is_empty() {
-        return format!("a {name} sample must not have {}", foreign.join(", "));
-    }
-    match kind {
-        MetricType::Counter | MetricType::Gauge | MetricType::Untyped => match s.value {
-            None => format!("a {name} sample needs a value"),
-            Some(Value(v)) if kind == MetricType::Counter && (v.is_nan() || v < 0.0) => {
-                format!(
-                    "a counter value must not be negative or NaN, it is {}",
-                    num(v)
-                )
-            }
-            Some(_) => "dropped by the exporter's validation".into(),
-        },
-        MetricType::Histogram => match (&s.buckets, s.sum, s.count) {
-            (Some(b), Some(_), Some(c)) => histogram_reason(b, c.0),
-            _ => "a histogram sample needs buckets, sum and count".into(),
-        },
-        MetricType::Summary => match (&s.quantiles, s.sum, s.count) {
-            (Some(q), Some(_), Some(c)) => summary_reason(q, c.0),
-            _ => "a summary sample needs quantiles, sum and count".into(),
-        },
-    }
-}
-
-fn labels_reason(labels: &[(String, String)], vopts: &ValidateOptions) -> Option<String> {
-    let extra = vopts.extra_label.map(|(n, _)| n);
-    let allowed = vopts.max_labels - usize::from(extra.is_some());
-    if labels.len() > allowed {
-        return Some(format!(
-            "{} labels, over the {allowed} a series may have besides the plugin label",
-            labels.len()
-        ));
-    }
-    for (i, (n, v)) in labels.iter().enumerate() {
-        let why = if n.len() > vopts.max_label_name_len || v.len() > vopts.max_label_value_len {
-            format!(
-                "label {} is over {} bytes of name or {} bytes of value",
-                quote(n),
-                vopts.max_label_name_len,
-                vopts.max_label_value_len
-            )
-        } else if !is_label_name(n) {
-            format!(
-                "{} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)",
-                quote(n)
-            )
-        } else if n.starts_with("__") {
-            format!("label names starting with __ are reserved ({})", quote(n))
-        } else if n == "le" || n == "quantile" {
-            format!(
-                "the label {n} is written by the exporter itself (le for histogram buckets, \
-                 quantile for summaries); a plugin may not set it on any type"
-            )
-        } else if Some(n.as_str()) == extra {
-            format!(
-                "the exporter adds the label {n} itself, naming the plugin (the default \
-                 global.plugin_label)"
-            )
-        } else if labels[..i].iter().any(|(m, _)| m == n) {
-            format!("label {} appears twice", quote(n))
-        } else {
-            continue;
-        };
-        return Some(why);
-    }
-    None
-}
-
-/// A count as OpenMetrics wants it: finite, non-negative, integral.
-fn is_count(v: f64) -> bool {
-    v.is_finite() && v >= 0.0 && v.fract() == 0.0
-}
-
-fn histogram_reason(buckets: &[Bucket], count: f64) -> String {
-    if !is_count(count) {
-        return format!("count {} is not a non-negative integer", num(count));
-    }
-    let mut prev: Option<(f64, f64)> = None;
-    for b in buckets {
-        let (le, c) = (b.le.0, b.count.0);
-        if le.is_nan() {
-            return "a bucket bound (le) is NaN".into();
-        }
-        if !is_count(c) {
-            return format!(
-                "bucket le={} has count {}, not a non-negative integer",
-                num(le),
-                num(c)
-            );
-        }
-        if let Some((pl, pc)) = prev {
-            if le <= pl {
-                return format!(
-                    "bucket bounds must increase: le={} after le={}",
-                    num(le),
-                    num(pl)
-                );
-            }
-            if c < pc {
-                return format!(
-                    "buckets are cumulative, but le={} has count {} after {} for le={}",
-                    num(le),
-                    num(c),
-                    num(pc),
-                    num(pl)
-                );
-            }
-        }
-        prev = Some((le, c));
-    }
-    match prev {
-        Some((le, c)) if le == f64::INFINITY && c != count => format!(
-            "the +Inf bucket has count {} but the sample's count is {}",
-            num(c),
-            num(count)
-        ),
-        Some((_, c)) if c > count => format!(
-            "count {} is less than the last bucket's count {}",
-            num(count),
-            num(c)
-        ),
-        _ => "dropped by the exporter's validation".into(),
-    }
-}
-
-fn summary_reason(quantiles: &[Quantile], count: f64) -> String {
-    if !is_count(count) {
-        return format!("count {} is not a non-negative integer", num(count));
-    }
-    let mut prev: Option<f64> = None;
-    for q in quantiles {
-        let v = q.quantile.0;
-        if !(0.0..=1.0).contains(&v) {
-            return format!("quantile {} is outside 0 to 1", num(v));
-        }
-        if prev.is_some_and(|p| v <= p) {
-            return format!(
-                "quantiles must increase: {} comes after {}",
-                num(v),
-                num(prev.unwrap_or(v))
-            );
-        }
-        prev = Some(v);
-    }
-    "dropped by the exporter's validation".into()
-}
-
-/// A name quoted for a message, cut to 64 characters so a hostile name stays readable.
-pub(super) fn quote(s: &str) -> String {
-    let cut: String = s.chars().take(64).collect();
-    if cut.len() < s.len() {
-        format!("{cut:?}...")
-    } else {
-        format!("{cut:?}")
-    }
-}
-
-/// A series written as in the text format, `name{a="1"}`, cut to a readable length.
-fn series(name: &str, s: &Sample) -> String {
-    let labels: Vec<String> = s
-        .labels
-        .0
-        .iter()
-        .map(|(k, v)| format!("{k}={v:?}"))
-        .collect();
-    let text = if labels.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name}{{{}}}", labels.join(","))
-    };
-    if text.chars().count() > 120 {
-        format!("{}...", text.chars().take(120).collect::<String>())
-    } else {
-        text
-    }
-}
-
-/// A value as the protocol writes it.
-fn num(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        v.to_string()
     }
 }
 

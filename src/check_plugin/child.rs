@@ -16,7 +16,9 @@ use tokio::time::Instant;
 
 use super::batch::PLUGIN_NAME;
 use crate::plugin::lines::{Line, LineReader};
-use crate::plugin::spawn::{self, ExitStatus, SpawnSpec, Spawned, Spawner};
+use crate::process::reaper::ExitStatus;
+use crate::process::spawn::{SpawnSpec, Spawned, Spawner};
+use crate::process::tags;
 
 /// Longest stderr line shown; the exporter cuts its plugins' log lines at the same length.
 pub const STDERR_MAX_LINE: usize = 4096;
@@ -47,8 +49,8 @@ pub async fn spawn(argv: &[String]) -> io::Result<Spawned> {
 
 /// Kills the plugin's process group and whatever it started outside the group.
 pub fn kill(pid: Pid) {
-    spawn::signal_group(pid, Signal::SIGKILL);
-    spawn::sweep(Some(PLUGIN_NAME));
+    tags::signal_group(pid, Signal::SIGKILL);
+    tags::sweep(Some(PLUGIN_NAME));
 }
 
 /// Reads `stderr` line by line into `tx` until it ends.
@@ -162,7 +164,7 @@ impl Child {
                 self.has_exited = true;
                 // The reaper killed its group; kill what left the group, so nothing keeps
                 // the pipes open.
-                spawn::sweep(Some(PLUGIN_NAME));
+                tags::sweep(Some(PLUGIN_NAME));
                 Event::Exited(status.ok())
             }
             _ = tokio::time::sleep_until(until) => Event::Deadline,

@@ -5,17 +5,18 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use plugin_protocol::{
-    Collect, HostHello, HostMessage, LineError, LogLevel, PluginMessage, Shutdown, PROTOCOL_VERSION,
-};
+use plugin_protocol::{Collect, HostHello, HostMessage, LogLevel, Shutdown, PROTOCOL_VERSION};
 use tokio::time::Instant;
 
-use super::batch::{check_batch, reader_options, PLUGIN_NAME};
+use super::batch::{batch_options, check_line, PLUGIN_NAME};
 use super::child::{describe, human, Child, Event, Output};
+use super::options::{CheckError, Options};
 use super::report::Report;
-use super::{CheckError, Options};
+use crate::codes::ErrorKind;
+use crate::plugin::collector::answers::{match_answer, Answer};
+use crate::plugin::collector::jsonl_io::{hello_problem, LineOutcome, ProtocolError};
 use crate::plugin::lines::Line;
-use crate::plugin::spawn::ExitStatus;
+use crate::process::reaper::ExitStatus;
 
 /// Time a plugin gets to exit after `shutdown` or end of file on stdin: the exporter's
 /// default `--plugin.shutdown-grace`.
@@ -48,10 +49,10 @@ struct Session<'r> {
     start: Start,
     timeout: Duration,
     /// Collects sent and not answered, oldest first; a collect past its deadline stays
-    /// pending, as in the exporter, so its late answer is told apart from a wrong id.
-    pending: VecDeque<Pending>,
+    /// open, as in the exporter, so its late answer is told apart from a wrong id.
+    open: VecDeque<u64>,
     /// The collect waiting for its answer before its deadline.
-    live: Option<u64>,
+    live: Option<Pending>,
     messages: usize,
     stdout_closed: bool,
 }
@@ -59,7 +60,7 @@ struct Session<'r> {
 /// Runs the whole check of a JSON-lines plugin. Fails only when the plugin cannot be
 /// started at all.
 pub async fn check(opts: &Options, report: &mut Report) -> Result<(), CheckError> {
-    let max_line = reader_options().max_line;
+    let max_line = batch_options().max_line;
     let mut child = Child::start(&opts.command, max_line)
         .await
         .map_err(|e| CheckError::start(&opts.command, e))?;
@@ -98,7 +99,7 @@ impl<'r> Session<'r> {
             report,
             start,
             timeout,
-            pending: VecDeque::new(),
+            open: VecDeque::new(),
             live: None,
             messages: 0,
             stdout_closed: false,
@@ -116,8 +117,8 @@ impl<'r> Session<'r> {
                     deadline_ms: self.timeout.as_millis() as u64,
                 }))
                 .await;
-            self.pending.push_back(Pending { id, deadline });
-            self.live = Some(id);
+            self.open.push_back(id);
+            self.live = Some(Pending { id, deadline });
             while self.live.is_some() {
                 match child.next(deadline).await {
                     Event::Closed => {}
@@ -140,7 +141,8 @@ impl<'r> Session<'r> {
                         return false;
                     }
                     Event::Deadline => {
-                        self.report.error(
+                        self.report.counted(
+                            ErrorKind::Timeout.as_str(),
                             "",
                             format!("collect {id} got no answer within {}", human(self.timeout)),
                         );
@@ -252,12 +254,13 @@ impl<'r> Session<'r> {
     fn handle(&mut self, out: Output) {
         match out {
             Output::Stdout(n, Line::Complete(line)) => self.line(n, &line),
-            Output::Stdout(n, Line::TooLong { bytes }) => self.report.error(
+            Output::Stdout(n, Line::TooLong { bytes }) => self.report.counted(
+                ErrorKind::LineTooLong.as_str(),
                 self.at(n),
                 format!(
                     "a line of {bytes} bytes or more, over the exporter's default max_line of \
                      {} bytes: it is skipped and the open collect fails",
-                    reader_options().max_line
+                    batch_options().max_line
                 ),
             ),
             Output::StdoutEof => self.stdout_closed = true,
@@ -273,50 +276,38 @@ impl<'r> Session<'r> {
         }
     }
 
-    /// Checks one stdout line.
+    /// Checks one stdout line through the exporter's own line parser.
     fn line(&mut self, n: usize, line: &[u8]) {
         let at = self.at(n);
         self.messages += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            self.report.error(
+        let protocol = ErrorKind::Protocol.as_str();
+        match check_line(line, &at, self.report) {
+            LineOutcome::Invalid(ProtocolError::Blank) => self.report.counted(
+                protocol,
                 at,
                 "an empty line: stdout carries protocol messages only (a protocol error)",
-            );
-            return;
-        }
-        let msg = match PluginMessage::from_line_limited(line, reader_options().max_series) {
-            Ok(m) => m,
-            Err(LineError::TooManySamples { limit }) => {
-                self.report.error(
-                    at,
-                    format!(
-                        "more than {limit} samples in one message: over the default \
-                         max_series, the exporter refuses the whole batch"
-                    ),
-                );
-                return;
-            }
-            Err(LineError::Json(e)) => {
-                let why = match std::str::from_utf8(line) {
-                    Err(_) => "not valid UTF-8".to_string(),
-                    Ok(_) => e.to_string(),
-                };
+            ),
+            LineOutcome::Invalid(why) => {
                 let hint = if line.trim_ascii_start().starts_with(b"{") {
                     ""
                 } else {
                     " (stdout carries protocol lines only: write logs to stderr)"
                 };
-                self.report.error(
+                self.report.counted(
+                    protocol,
                     at,
                     format!("not a protocol message: {why}; the exporter drops the line{hint}"),
                 );
-                return;
             }
-        };
-        match msg {
-            PluginMessage::Hello(h) => {
-                if h.protocol != PROTOCOL_VERSION {
-                    self.report.error(
+            LineOutcome::Rejected(r) => self.report.counted(
+                r.kind().as_str(),
+                at,
+                format!("{r}: over the default max_series, the exporter refuses the whole batch"),
+            ),
+            LineOutcome::Hello(h) => {
+                if hello_problem(&h).is_some() {
+                    self.report.counted(
+                        protocol,
                         at.clone(),
                         format!(
                             "the plugin announces protocol version {}, but the exporter speaks \
@@ -330,30 +321,26 @@ impl<'r> Session<'r> {
                         .warn(at, "a hello should be the plugin's first line");
                 }
             }
-            PluginMessage::Metrics(m) => {
-                self.answer(&at, m.id, "metrics");
-                check_batch(&m.families, &|_| at.clone(), true, self.report);
+            LineOutcome::Metrics { id, .. } => {
+                self.answer(&at, id, "metrics");
             }
-            PluginMessage::Error(e) => {
-                if let Some(id) = self.answer(&at, e.id, "error") {
+            LineOutcome::Error { id, message } => {
+                if let Some(id) = self.answer(&at, id, "error") {
                     self.report.warn(
                         at,
-                        format!(
-                            "collect {id} failed: the plugin answered error: {}",
-                            e.message
-                        ),
+                        format!("collect {id} failed: the plugin answered error: {message}"),
                     );
                 }
             }
-            PluginMessage::Log(l) => {
-                let level = match l.level {
+            LineOutcome::Log(level, message) => {
+                let level = match level {
                     LogLevel::Debug => "debug",
                     LogLevel::Info => "info",
                     LogLevel::Warn => "warn",
                     LogLevel::Error => "error",
                 };
                 let src = self.log_source(&format!("log {level}"));
-                self.report.log(src, l.message);
+                self.report.log(src, message);
             }
         }
     }
@@ -361,43 +348,55 @@ impl<'r> Session<'r> {
     /// Matches an answer to a pending collect as the exporter does; reports answers that
     /// match none or come late. Returns the collect it answered.
     fn answer(&mut self, at: &str, id: Option<u64>, what: &str) -> Option<u64> {
-        let pos = match id {
-            Some(i) => self.pending.iter().position(|p| p.id == i),
-            None => (!self.pending.is_empty()).then_some(0),
-        };
-        let Some(pos) = pos else {
-            let why = match (id, self.live) {
-                (Some(i), Some(open)) => format!(
-                    "{what} with id {i}, but the open collect has id {open}: answers must echo \
-                     the collect's id (or leave it out to answer in order); the exporter drops it"
-                ),
-                (Some(i), None) => format!(
-                    "{what} with id {i}, but no collect with that id is pending; the exporter \
-                     drops it"
-                ),
-                (None, _) => format!(
-                    "{what} without id while no collect is pending: it answers nothing (only \
-                     plugins in push mode send metrics on their own); the exporter drops it"
-                ),
-            };
-            self.report.error(at, why);
-            return None;
-        };
-        let p = self.pending[pos];
-        // An answer settles every older pending collect too: the plugin moved past them.
-        self.pending.drain(..=pos);
-        if self.live == Some(p.id) && Instant::now() <= p.deadline {
-            self.live = None;
-        } else {
-            self.report.error(
-                at,
-                format!(
-                    "{what} for collect {} came after its deadline of {}; the exporter drops it",
-                    p.id,
-                    human(self.timeout)
-                ),
-            );
+        let live = self.live.map(|p| p.id);
+        let late = ErrorKind::Late.as_str();
+        match match_answer(id, &mut self.open, live) {
+            Answer::Live => {
+                let p = self.live.take()?;
+                if Instant::now() <= p.deadline {
+                    return Some(p.id);
+                }
+                self.report.counted(late, at, self.late(what, p.id));
+                Some(p.id)
+            }
+            Answer::Late(answered) => {
+                self.report.counted(late, at, self.late(what, answered));
+                Some(answered)
+            }
+            Answer::Unknown => {
+                let i = id.unwrap_or_default();
+                let why = match live {
+                    Some(open) => format!(
+                        "{what} with id {i}, but the open collect has id {open}: answers must \
+                         echo the collect's id (or leave it out to answer in order); the \
+                         exporter drops it"
+                    ),
+                    None => format!(
+                        "{what} with id {i}, but no collect with that id is pending; the \
+                         exporter drops it"
+                    ),
+                };
+                self.report.counted(late, at, why);
+                None
+            }
+            Answer::Unsolicited => {
+                self.report.counted(
+                    ErrorKind::Protocol.as_str(),
+                    at,
+                    format!(
+                        "{what} without id while no collect is pending: it answers nothing (only \
+                         plugins in push mode send metrics on their own); the exporter drops it"
+                    ),
+                );
+                None
+            }
         }
-        Some(p.id)
+    }
+
+    fn late(&self, what: &str, id: u64) -> String {
+        format!(
+            "{what} for collect {id} came after its deadline of {}; the exporter drops it",
+            human(self.timeout)
+        )
     }
 }

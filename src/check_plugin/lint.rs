@@ -8,8 +8,8 @@
 
 use plugin_protocol::{Family, MetricType};
 
-use super::batch::quote;
 use super::report::Report;
+use crate::exposition::drop_reason::quote;
 
 /// Non-base units (as whole words of a name) and the base unit to use instead.
 const NON_BASE_UNITS: &[(&str, &str)] = &[

@@ -31,6 +31,9 @@ pub struct Finding {
     pub message: String,
     /// Further locations where the same error or warning came back.
     pub again: Vec<String>,
+    /// The exporter's error kind for what the exporter counts in `errors_total{kind}`;
+    /// `None` for what it does not count there (lints, conventions, restarts).
+    pub kind: Option<&'static str>,
 }
 
 /// Log lines shown at most; a plugin flooding stderr must not flood the report.
@@ -50,20 +53,41 @@ pub struct Report {
 impl Report {
     /// Adds an error at `location` (`""` when it has none).
     pub fn error(&mut self, location: impl Into<String>, message: impl AsRef<str>) {
-        self.push(Severity::Error, location.into(), message.as_ref());
+        self.push(Severity::Error, location.into(), message.as_ref(), None);
+    }
+
+    /// Adds an error the exporter counts under the error kind `kind`.
+    pub fn counted(
+        &mut self,
+        kind: &'static str,
+        location: impl Into<String>,
+        message: impl AsRef<str>,
+    ) {
+        self.push(
+            Severity::Error,
+            location.into(),
+            message.as_ref(),
+            Some(kind),
+        );
     }
 
     /// Adds a warning at `location` (`""` when it has none).
     pub fn warn(&mut self, location: impl Into<String>, message: impl AsRef<str>) {
-        self.push(Severity::Warn, location.into(), message.as_ref());
+        self.push(Severity::Warn, location.into(), message.as_ref(), None);
     }
 
     /// Adds a line of the plugin's log from `source` (`stderr`, `log info`, ...).
     pub fn log(&mut self, source: impl Into<String>, message: impl AsRef<str>) {
-        self.push(Severity::Log, source.into(), message.as_ref());
+        self.push(Severity::Log, source.into(), message.as_ref(), None);
     }
 
-    fn push(&mut self, severity: Severity, location: String, message: &str) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        location: String,
+        message: &str,
+        kind: Option<&'static str>,
+    ) {
         let message = one_line(message);
         if severity == Severity::Log {
             self.logs += 1;
@@ -85,6 +109,7 @@ impl Report {
             location,
             message,
             again: Vec::new(),
+            kind,
         });
     }
 
@@ -113,6 +138,33 @@ impl Report {
     /// The exit code for this report: 1 when any error was found, else 0.
     pub fn exit_code(&self) -> u8 {
         u8::from(self.errors() > 0)
+    }
+
+    /// The report as JSON (`--report json`): every finding with its severity, location,
+    /// message, repeats and the exporter's counter code, and the totals.
+    pub fn to_json(&self) -> serde_json::Value {
+        let findings: Vec<serde_json::Value> = self
+            .findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "severity": match f.severity {
+                        Severity::Error => "error",
+                        Severity::Warn => "warning",
+                        Severity::Log => "log",
+                    },
+                    "location": f.location,
+                    "message": f.message,
+                    "again": f.again,
+                    "kind": f.kind,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "findings": findings,
+            "errors": self.errors(),
+            "warnings": self.warnings(),
+        })
     }
 }
 

@@ -2,20 +2,22 @@
 //! (ours and yaml_serde's) into [`Problem`]s with a key and, where it is certain, a line.
 
 use super::env::{expand, valid_name as valid_env_name};
+use super::error::Problem;
 use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
-use super::run_as::{self, RunAs};
-use super::{
-    Config, Global, PluginConfig, Problem, RawConfig, RawPlugin, DEFAULT_INTERVAL,
-    DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
+use super::model::{
+    Config, Format, Global, Mode, PluginConfig, DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL,
+    DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
+use super::raw::{RawConfig, RawPlugin};
+use super::run_as::{self, RunAs};
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Collects problems, naming each by key and finding its line in the source.
-pub(super) struct Reporter<'a> {
+pub(crate) struct Reporter<'a> {
     text: &'a str,
     /// Plugin names usable in keys (`plugins[disk]`): valid and unique, else `None`.
     names: Vec<Option<String>>,
@@ -25,7 +27,7 @@ pub(super) struct Reporter<'a> {
 }
 
 impl<'a> Reporter<'a> {
-    pub(super) fn new(text: &'a str, names: Vec<Option<String>>) -> Self {
+    pub(crate) fn new(text: &'a str, names: Vec<Option<String>>) -> Self {
         let usable = names
             .iter()
             .map(|name| {
@@ -92,14 +94,14 @@ impl<'a> Reporter<'a> {
         key
     }
 
-    pub(super) fn into_problems(self) -> Vec<Problem> {
+    pub(crate) fn into_problems(self) -> Vec<Problem> {
         self.problems
     }
 }
 
 /// Turns yaml_serde's error into a problem: its position, its path as our key, its message
 /// without the position and path it embeds (they are in the other fields).
-pub(super) fn syntax_problem(text: &str, err: &yaml_serde::Error) -> Problem {
+pub(crate) fn syntax_problem(text: &str, err: &yaml_serde::Error) -> Problem {
     let report = Reporter::new(text, plugin_names(text));
     let mut at = err.location().map(|at| (at.line(), at.column()));
     let mut message = err.to_string();
@@ -149,7 +151,7 @@ fn key(name: &str) -> Seg {
 }
 
 /// Applies defaults and runs every check, reporting all problems found.
-pub(super) fn resolve(
+pub(crate) fn resolve(
     raw: RawConfig,
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
@@ -239,7 +241,7 @@ fn resolve_plugin(
     }
     check_interval(report, here, raw.interval.map(|d| d.0));
     check_timeout(report, here, raw.timeout.map(|d| d.0));
-    if raw.format != super::Format::Jsonl && raw.mode == super::Mode::Push {
+    if raw.format != Format::Jsonl && raw.mode == Mode::Push {
         report.report(
             &at(&[key("mode")]),
             format!(
@@ -381,7 +383,7 @@ fn check_interval(report: &mut Reporter, here: &[Seg], interval: Option<Duration
 }
 
 /// Whether `name` is a valid plugin name: `[a-z0-9_-]`, 1 to 64 characters.
-pub(super) fn valid_plugin_name(name: &str) -> bool {
+pub(crate) fn valid_plugin_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()

@@ -63,231 +63,35 @@
 //! collected, each with the line of its key found by re-walking the YAML (see the `locate`
 //! module); a file that may use YAML aliases gets these problems without a line, because a
 //! position reached through an alias is the anchor's, not the use's.
+//!
+//! The parts: `model` holds the checked [`Config`], `raw` the file as written, `check` the
+//! semantic checks, `error` the [`ConfigError`] and its [`Problem`]s; [`duration`], [`size`],
+//! `env`, `limits` and `run_as` one kind of value each, `locate` the key-to-line lookup. This
+//! file only reads a file and runs the two steps; the types are re-exported here.
 
 mod check;
 pub mod duration;
 mod env;
+mod error;
 mod limits;
 mod locate;
+mod model;
+mod raw;
 mod run_as;
 pub mod size;
 
-use serde::Deserialize;
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use raw::RawConfig;
+use std::path::Path;
 
 pub use env::Secret;
+pub use error::{ConfigError, Problem};
 pub use limits::Limits;
+pub use model::{
+    Config, Format, Global, Mode, PluginConfig, DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL,
+    DEFAULT_TIMEOUT, MIN_INTERVAL,
+};
 pub use run_as::RunAs;
 pub use size::{parse_size, SizeError};
-
-/// The default `global.timeout`.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The default `global.interval`.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
-/// The default `global.plugin_label`.
-pub const DEFAULT_PLUGIN_LABEL: &str = "plugin";
-/// The shortest accepted interval: anything faster keeps a plugin permanently busy and is
-/// not a useful sampling rate for Prometheus, which scrapes in seconds.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
-
-/// How a plugin's metrics are gathered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Collected on each scrape of `/metrics`.
-    #[default]
-    Scrape,
-    /// Collected every `interval`; scrapes serve the latest batch.
-    Interval,
-    /// The plugin sends batches when it likes; scrapes serve the latest one.
-    Push,
-}
-
-impl Mode {
-    /// The name used in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Scrape => "scrape",
-            Mode::Interval => "interval",
-            Mode::Push => "push",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a plugin's command is and prints.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// A long-running process speaking the JSON-lines protocol (PROTOCOL.md).
-    #[default]
-    Jsonl,
-    /// Run once per collect; prints the Prometheus text format (or OpenMetrics) and exits.
-    Prometheus,
-    /// Run once per collect; a Nagios plugin: exit code and performance data.
-    Nagios,
-}
-
-impl Format {
-    /// The name used in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Jsonl => "jsonl",
-            Format::Prometheus => "prometheus",
-            Format::Nagios => "nagios",
-        }
-    }
-}
-
-/// A checked configuration, with every default applied.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    /// Settings shared by all plugins.
-    pub global: Global,
-    /// The plugins, in file order; names are unique.
-    pub plugins: Vec<PluginConfig>,
-}
-
-/// The `global` section: defaults for every plugin.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Global {
-    /// Default collection timeout.
-    pub timeout: Duration,
-    /// Default collection interval.
-    pub interval: Duration,
-    /// Label naming the plugin on each of its series; empty disables it.
-    pub plugin_label: String,
-    /// Default limits, defaults applied; each plugin's `limits` overrides them key by key.
-    pub limits: Limits,
-    /// Default for every plugin's `allow_root`.
-    pub allow_root: bool,
-}
-
-impl Default for Global {
-    fn default() -> Self {
-        Global {
-            timeout: DEFAULT_TIMEOUT,
-            interval: DEFAULT_INTERVAL,
-            plugin_label: DEFAULT_PLUGIN_LABEL.to_string(),
-            limits: Limits::default(),
-            allow_root: false,
-        }
-    }
-}
-
-/// One plugin, resolved: defaults applied, `command[0]` absolute, env substituted.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PluginConfig {
-    /// Unique name, `[a-z0-9_-]{1,64}`.
-    pub name: String,
-    /// Program and arguments; `command[0]` is an absolute path to an executable file.
-    pub command: Vec<String>,
-    /// How metrics are gathered.
-    pub mode: Mode,
-    /// What the command is: a JSON-lines plugin, or a command run once per collect.
-    pub format: Format,
-    /// Collection interval (`global.interval` unless set).
-    pub interval: Duration,
-    /// Collection timeout (`global.timeout` unless set); greater than zero.
-    pub timeout: Duration,
-    /// The plugin's own settings, always a JSON object.
-    pub config: serde_json::Value,
-    /// Extra environment for the plugin, in file order, after `${VAR}` substitution.
-    pub env: Vec<(String, Secret)>,
-    /// Directory to start the plugin in; absolute and existing when set.
-    pub working_dir: Option<PathBuf>,
-    /// Resource limits and ingestion budgets: `global.limits` merged with the plugin's own,
-    /// defaults applied.
-    pub limits: Limits,
-    /// The user and group to run as; `None` when neither is set (here or in `global`).
-    pub run_as: Option<RunAs>,
-    /// Whether the plugin may run as root when the exporter is root and no user is set.
-    pub allow_root: bool,
-    /// The expected SHA-256 of the file `command[0]` names, when pinned.
-    pub sha256: Option<[u8; 32]>,
-}
-
-/// Why a config file was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file was read but is not a valid configuration; one line per problem.
-    #[error("{}", ShowProblems { path, problems })]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// Every problem found (for syntax and type errors: the first one).
-        problems: Vec<Problem>,
-    },
-}
-
-impl ConfigError {
-    /// The problems of an `Invalid` error; empty for `Io`.
-    pub fn problems(&self) -> &[Problem] {
-        match self {
-            ConfigError::Io { .. } => &[],
-            ConfigError::Invalid { problems, .. } => problems,
-        }
-    }
-}
-
-/// One problem in a config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
-    /// Where in the document, e.g. `plugins[disk].timeout` (or `plugins[1].timeout` when the
-    /// entry has no usable name); empty for the document as a whole.
-    pub key: String,
-    /// What is wrong, and where possible what would be right.
-    pub message: String,
-}
-
-/// Renders problems as `FILE:LINE:COL: KEY: MESSAGE`, one per line, omitting unknown parts.
-struct ShowProblems<'a> {
-    path: &'a Path,
-    problems: &'a [Problem],
-}
-
-impl fmt::Display for ShowProblems<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.problems.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{}", self.path.display())?;
-            if let Some(line) = problem.line {
-                write!(f, ":{line}")?;
-                if let Some(column) = problem.column {
-                    write!(f, ":{column}")?;
-                }
-            }
-            f.write_str(": ")?;
-            if !problem.key.is_empty() {
-                write!(f, "{}: ", problem.key)?;
-            }
-            f.write_str(&problem.message)?;
-        }
-        Ok(())
-    }
-}
 
 /// Reads and checks the config file, substituting `${VAR}` from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -321,143 +125,5 @@ pub fn parse_str(
     match report.into_problems() {
         problems if problems.is_empty() => Ok(config),
         problems => Err(invalid(problems)),
-    }
-}
-
-/// The file as written, before defaults and checks.
-#[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a mapping with the keys `global` and `plugins`"
-)]
-struct RawConfig {
-    #[serde(default)]
-    global: Option<RawGlobal>,
-    #[serde(default)]
-    plugins: Option<Vec<RawPlugin>>,
-}
-
-impl RawConfig {
-    fn names(&self) -> Vec<Option<String>> {
-        let plugins = self.plugins.iter().flatten();
-        plugins.map(|plugin| Some(plugin.name.clone())).collect()
-    }
-}
-
-#[derive(Default, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a mapping with the keys `timeout`, `interval`, `plugin_label`, `limits`, \
-                 `user`, `group` and `allow_root`"
-)]
-struct RawGlobal {
-    timeout: Option<duration::PromDuration>,
-    interval: Option<duration::PromDuration>,
-    plugin_label: Option<String>,
-    limits: Option<limits::RawLimits>,
-    user: Option<String>,
-    group: Option<String>,
-    allow_root: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a plugin: a mapping with at least `name` and `command`"
-)]
-struct RawPlugin {
-    name: String,
-    command: RawCommand,
-    #[serde(default)]
-    mode: Mode,
-    #[serde(default)]
-    format: Format,
-    interval: Option<duration::PromDuration>,
-    timeout: Option<duration::PromDuration>,
-    #[serde(default)]
-    config: RawParams,
-    #[serde(default)]
-    env: env::RawEnv,
-    working_dir: Option<PathBuf>,
-    limits: Option<limits::RawLimits>,
-    /// Present and `null` is "no user", which stops `global.user` from applying.
-    #[serde(default, deserialize_with = "limits::nullable")]
-    user: Option<Option<String>>,
-    #[serde(default, deserialize_with = "limits::nullable")]
-    group: Option<Option<String>>,
-    allow_root: Option<bool>,
-    sha256: Option<String>,
-}
-
-/// `command`: a list of strings; a lone string gets a message showing the list form, since
-/// splitting it on spaces would guess wrong about quoting.
-struct RawCommand(Vec<String>);
-
-impl<'de> Deserialize<'de> for RawCommand {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(RawCommandVisitor)
-    }
-}
-
-struct RawCommandVisitor;
-
-impl<'de> serde::de::Visitor<'de> for RawCommandVisitor {
-    type Value = RawCommand;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of strings, e.g. [\"/path/to/plugin\", \"--flag\"]")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<RawCommand, E> {
-        Err(E::custom(
-            "command must be a list of strings, e.g. [\"/path/to/plugin\", \"--flag\"]",
-        ))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<RawCommand, E> {
-        // Reported as an empty command by the semantic checks, with the key's line.
-        Ok(RawCommand(Vec::new()))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawCommand, A::Error> {
-        let mut args = Vec::new();
-        while let Some(arg) = seq.next_element::<String>()? {
-            args.push(arg);
-        }
-        Ok(RawCommand(args))
-    }
-}
-
-/// `config`: any mapping, kept as a JSON object for the plugin.
-#[derive(Default)]
-struct RawParams(serde_json::Map<String, serde_json::Value>);
-
-impl<'de> Deserialize<'de> for RawParams {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // A visitor rather than Value-then-check, so a non-mapping is refused while the YAML
-        // deserializer still knows where it is, and the error gets this value's line.
-        deserializer.deserialize_any(RawParamsVisitor)
-    }
-}
-
-struct RawParamsVisitor;
-
-impl<'de> serde::de::Visitor<'de> for RawParamsVisitor {
-    type Value = RawParams;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a mapping (handed to the plugin as a JSON object)")
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<RawParams, E> {
-        Ok(RawParams::default())
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawParams, A::Error> {
-        let mut object = serde_json::Map::new();
-        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
-            object.insert(key, value);
-        }
-        Ok(RawParams(object))
     }
 }

@@ -5,43 +5,16 @@
 //! once, on the first gzip scrape after its batch arrived, and kept; a scrape then only
 //! copies members. The small pieces written per scrape (HELP/TYPE lines, `# EOF`) go into
 //! *stored* members: framing and a CRC, no compressor to set up.
+//!
+//! This file holds [`GzipSink`], the [`Sink`] that builds such a body; the two member
+//! encoders are in `gzip_member.rs` (re-exported here), where [`super::render`] uses them
+//! too, to compress a family's lines.
 
-use super::merge::Sink;
+use super::format::Format;
 use super::render::RenderedFamily;
-use super::Format;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use std::io::Write;
+use super::sink::Sink;
 
-/// Compresses `data` into one gzip member (fast level: scrape latency matters more than the
-/// last percent of size).
-pub fn member(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), Compression::fast());
-    enc.write_all(data).expect("writing to a Vec cannot fail");
-    enc.finish().expect("writing to a Vec cannot fail")
-}
-
-/// Appends `data` to `out` as one gzip member made of stored (uncompressed) deflate blocks.
-pub fn stored_member(data: &[u8], out: &mut Vec<u8>) {
-    // Header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
-    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
-    let mut blocks = data.chunks(u16::MAX as usize).peekable();
-    if blocks.peek().is_none() {
-        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
-    }
-    while let Some(block) = blocks.next() {
-        let last = blocks.peek().is_none();
-        let len = block.len() as u16;
-        out.push(u8::from(last));
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(block);
-    }
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-}
+pub use super::gzip_member::{member, stored_member};
 
 /// A [`Sink`] writing a gzip body: whole family bodies as their cached members, everything
 /// else gathered and written as stored members between them.
@@ -96,37 +69,5 @@ impl Sink for GzipSink {
         }
         self.flush();
         self.out.extend_from_slice(f.gzip(format));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Read;
-
-    fn gunzip(b: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(b)
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    }
-
-    #[test]
-    fn stored_members_decode_for_every_size() {
-        for n in [0usize, 1, 100, 65535, 65536, 200_000] {
-            let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-            let mut out = Vec::new();
-            stored_member(&data, &mut out);
-            assert_eq!(gunzip(&out), data, "size {n}");
-        }
-    }
-
-    #[test]
-    fn members_back_to_back_read_as_one_stream() {
-        let mut out = member(b"first line\n");
-        stored_member(b"second\n", &mut out);
-        out.extend_from_slice(&member(b"third\n"));
-        assert_eq!(gunzip(&out), b"first line\nsecond\nthird\n");
     }
 }

@@ -16,9 +16,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::format::Format;
 use super::render::{write_header, RenderedFamily};
 use super::validate::{claimed_names, ClaimedName};
-use super::Format;
+
+pub use super::sink::Sink;
 
 /// One plugin's current rendered batch.
 #[derive(Debug, Clone, Copy)]
@@ -113,23 +115,6 @@ pub fn assemble(
         out.bytes(b"# EOF\n");
     }
     drops
-}
-
-/// Where [`assemble`] writes: a plain body, or one built from cached gzip members
-/// ([`super::gzip::GzipSink`]).
-pub trait Sink {
-    /// Appends bytes made for this scrape (headers, filtered sample lines).
-    fn bytes(&mut self, b: &[u8]);
-    /// Appends a family's whole sample lines, which a sink may have ready in another form.
-    fn family_body(&mut self, f: &RenderedFamily, format: Format) {
-        self.bytes(f.body(format));
-    }
-}
-
-impl Sink for Vec<u8> {
-    fn bytes(&mut self, b: &[u8]) {
-        self.extend_from_slice(b);
-    }
 }
 
 /// Sample lines of several plugins for one family, skipping later duplicates where spans

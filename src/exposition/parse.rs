@@ -63,6 +63,7 @@ mod tests;
 
 use std::collections::HashMap;
 
+use super::format::Format;
 use family::{labels_excerpt, misplaced, Fam, Kind, Role};
 use line::{quote, Line, SampleLine};
 use plugin_protocol::{self as proto, MetricType};
@@ -79,11 +80,11 @@ pub enum TextFormat {
     OpenMetrics,
 }
 
-impl From<TextFormat> for super::Format {
+impl From<TextFormat> for Format {
     fn from(f: TextFormat) -> Self {
         match f {
-            TextFormat::Text004 => super::Format::Text,
-            TextFormat::OpenMetrics => super::Format::OpenMetrics,
+            TextFormat::Text004 => Format::Text,
+            TextFormat::OpenMetrics => Format::OpenMetrics,
         }
     }
 }

@@ -23,9 +23,10 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use super::format::Format;
+use super::gzip_member::member;
 use super::model::{self, MetricType, SampleValue};
 use super::validate::{counter_stem, label_identity};
-use super::Format;
 
 /// One family's sample lines in both formats, ready to be copied into a scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +74,7 @@ impl RenderedFamily {
     /// [`RenderedFamily::body`] as one gzip member, compressed on first use and kept.
     pub fn gzip(&self, format: Format) -> &[u8] {
         let slot = &self.gz[usize::from(format == Format::OpenMetrics)];
-        slot.get_or_init(|| super::gzip::member(self.body(format)))
+        slot.get_or_init(|| member(self.body(format)))
     }
 }
 

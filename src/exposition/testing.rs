@@ -7,10 +7,10 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use super::format::Format;
 use super::merge::{assemble, Contribution};
 use super::render::{render, RenderedFamily};
 use super::validate::{validate, Drops, ValidateOptions};
-use super::Format;
 
 /// Families from a JSON array, as a plugin would send them in `metrics.families`.
 pub fn families(json: &str) -> Vec<plugin_protocol::Family> {

@@ -1,7 +1,7 @@
 //! Validation of one plugin batch: whatever survives is valid in text 0.0.4 and, rendered by
 //! [`super::render`], in OpenMetrics 1.0. Each problem drops the smallest unit it spoils (a
 //! sample, a unit, or a whole family when family-level data is bad) and is counted in
-//! [`Drops`]; nothing here panics on plugin input.
+//! [`Drops`] (or any [`DropSink`]) with its [`DropReason`]; nothing here panics on plugin input.
 //!
 //! # Choices
 //! - Family-level decisions (name syntax, reserved prefix, repeated name, claimed-name
@@ -22,10 +22,12 @@
 //! - `le` and `quantile` are refused as plugin labels on every type: the encoders generate them
 //!   for histograms and summaries, and elsewhere they confuse queries and promtool.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use super::drop_reason::{DropReason, DropSink, DropSite};
 use super::model::{self, MetricType, SampleValue};
+use crate::codes::ErrorKind;
 use plugin_protocol as proto;
 
 /// Metric-name prefix of the exporter's own metrics.
@@ -84,6 +86,15 @@ pub struct Drops {
     pub invalid_metric: u64,
     /// Samples whose label set repeated an earlier one in the same family.
     pub duplicate_series: u64,
+}
+
+impl DropSink for Drops {
+    fn dropped(&mut self, _site: DropSite<'_>, reason: DropReason) {
+        match reason.kind() {
+            ErrorKind::DuplicateSeries => self.duplicate_series += 1,
+            _ => self.invalid_metric += 1,
+        }
+    }
 }
 
 /// Suffixes the exposition formats give meaning to. None is a suffix of another, so a name
@@ -168,17 +179,17 @@ pub fn label_identity(labels: &[(String, String)]) -> Vec<(&str, &str)> {
 }
 
 /// Checks one plugin batch and converts what is valid into our model, in batch order.
-/// Every dropped family, unit or sample adds one to `drops`.
+/// Every dropped family, unit or sample is reported to `sink` with its reason.
 pub fn validate(
     families: Vec<proto::Family>,
     opts: &ValidateOptions,
-    drops: &mut Drops,
+    sink: &mut impl DropSink,
 ) -> Vec<model::Family> {
-    let accepted = accept_families(&families, opts, drops);
+    let accepted = accept_families(&families, opts, sink);
     let mut out = Vec::with_capacity(families.len());
     for (fam, ok) in families.into_iter().zip(accepted) {
         if ok {
-            if let Some(f) = validate_family(fam, opts, drops) {
+            if let Some(f) = validate_family(fam, opts, sink) {
                 out.push(f);
             }
         }
@@ -190,52 +201,85 @@ pub fn validate(
 fn accept_families(
     families: &[proto::Family],
     opts: &ValidateOptions,
-    drops: &mut Drops,
+    sink: &mut impl DropSink,
 ) -> Vec<bool> {
     let mut names: HashSet<&str> = HashSet::with_capacity(families.len());
-    let mut claims: HashSet<ClaimedName<'_>> = HashSet::with_capacity(families.len() * 3);
+    // Each claimed name, with the index of the family that claimed it.
+    let mut claims: HashMap<ClaimedName<'_>, usize> = HashMap::with_capacity(families.len() * 3);
     let mut accepted = Vec::with_capacity(families.len());
-    for f in families {
-        let reserved = !opts.reserved_prefix.is_empty() && f.name.starts_with(opts.reserved_prefix);
+    for (i, f) in families.iter().enumerate() {
         // `names` also holds families dropped for a collision, so a repeat of one of those is
         // refused by the repeated-name rule rather than getting a second chance.
-        let ok = is_metric_name(&f.name)
-            && !reserved
-            && names.insert(f.name.as_str())
-            && !claimed_names(&f.name, f.kind).any(|c| claims.contains(&c));
-        if ok {
-            claims.extend(claimed_names(&f.name, f.kind));
-        } else {
-            drops.invalid_metric += 1;
+        let refused = family_refusal(f, opts, &mut names, &claims, families);
+        accepted.push(refused.is_none());
+        match refused {
+            None => {
+                for c in claimed_names(&f.name, f.kind) {
+                    claims.entry(c).or_insert(i);
+                }
+            }
+            Some(reason) => sink.dropped(DropSite::Family(&f.name), reason),
         }
-        accepted.push(ok);
     }
     accepted
+}
+
+/// Why family `f` is refused whole, given the names and claims of the families before it.
+fn family_refusal<'a>(
+    f: &'a proto::Family,
+    opts: &ValidateOptions,
+    names: &mut HashSet<&'a str>,
+    claims: &HashMap<ClaimedName<'_>, usize>,
+    families: &[proto::Family],
+) -> Option<DropReason> {
+    if !is_metric_name(&f.name) {
+        return Some(DropReason::FamilyName);
+    }
+    if !opts.reserved_prefix.is_empty() && f.name.starts_with(opts.reserved_prefix) {
+        return Some(DropReason::ReservedPrefix(RESERVED_PREFIX));
+    }
+    if !names.insert(f.name.as_str()) {
+        return Some(DropReason::RepeatedFamily);
+    }
+    let (claimed, &owner) =
+        claimed_names(&f.name, f.kind).find_map(|c| claims.get(&c).map(|o| (c, o)))?;
+    let other = &families[owner];
+    Some(DropReason::Collision {
+        kind: f.kind,
+        other: other.name.clone(),
+        other_kind: other.kind,
+        name: claimed.to_string(),
+    })
 }
 
 /// Unit, samples and duplicates of one accepted family. `None` when all its samples went.
 fn validate_family(
     f: proto::Family,
     opts: &ValidateOptions,
-    drops: &mut Drops,
+    sink: &mut impl DropSink,
 ) -> Option<model::Family> {
     let unit = match f.unit {
-        Some(u) if unit_fits(&f.name, f.kind, &u) => Some(u),
-        Some(_) => {
-            drops.invalid_metric += 1;
-            None
-        }
+        Some(u) => match unit_problem(&f.name, f.kind, &u) {
+            None => Some(u),
+            Some(reason) => {
+                sink.dropped(DropSite::Unit(&f.name), reason);
+                None
+            }
+        },
         None => None,
     };
     let sent = f.samples.len();
     let mut samples = Vec::with_capacity(sent);
     for s in f.samples {
-        match validate_sample(s, f.kind, opts) {
-            Some(s) => samples.push(s),
-            None => drops.invalid_metric += 1,
+        match validate_sample(&s, f.kind, opts) {
+            Ok(value) => samples.push(model::Sample {
+                labels: s.labels.0,
+                value,
+            }),
+            Err(reason) => sink.dropped(DropSite::Series(&f.name, &s.labels.0), reason),
         }
     }
-    drop_duplicates(&mut samples, drops);
+    drop_duplicates(&f.name, &mut samples, sink);
     if samples.is_empty() && sent > 0 {
         return None;
     }
@@ -249,78 +293,124 @@ fn validate_family(
 }
 
 /// A unit is `[a-zA-Z0-9_:]+` and the OpenMetrics family name must end in `_<unit>`.
-fn unit_fits(name: &str, kind: MetricType, unit: &str) -> bool {
+fn unit_problem(name: &str, kind: MetricType, unit: &str) -> Option<DropReason> {
     let valid = !unit.is_empty()
         && unit
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':');
+    if !valid {
+        return Some(DropReason::UnitSyntax(unit.to_string()));
+    }
     let family = match kind {
         MetricType::Counter => counter_stem(name).unwrap_or(name),
         _ => name,
     };
-    valid
-        && family
-            .strip_suffix(unit)
-            .is_some_and(|rest| rest.ends_with('_'))
+    let fits = family
+        .strip_suffix(unit)
+        .is_some_and(|rest| rest.ends_with('_'));
+    (!fits).then(|| DropReason::UnitMismatch {
+        unit: unit.to_string(),
+        stem: family.to_string(),
+    })
 }
 
 /// One sample: labels, then value shape and values for the family's type.
 fn validate_sample(
-    s: proto::Sample,
+    s: &proto::Sample,
     kind: MetricType,
     opts: &ValidateOptions,
-) -> Option<model::Sample> {
-    if !labels_ok(&s.labels.0, opts) {
-        return None;
-    }
-    let value = match kind {
-        MetricType::Counter | MetricType::Gauge | MetricType::Untyped => {
-            if s.buckets.is_some() || s.quantiles.is_some() || s.sum.is_some() || s.count.is_some()
-            {
-                return None;
-            }
-            let v = s.value?.0;
-            // `v < 0.0` is false for -0.0, which is a fine counter value.
-            if kind == MetricType::Counter && (v.is_nan() || v < 0.0) {
-                return None;
-            }
-            SampleValue::Scalar(v)
-        }
-        MetricType::Histogram => {
-            if s.value.is_some() || s.quantiles.is_some() {
-                return None;
-            }
-            histogram(s.buckets?, s.sum?.0, s.count?.0)?
-        }
-        MetricType::Summary => {
-            if s.value.is_some() || s.buckets.is_some() {
-                return None;
-            }
-            summary(s.quantiles?, s.sum?.0, s.count?.0)?
+) -> Result<SampleValue, DropReason> {
+    labels_problem(&s.labels.0, opts).map_or(Ok(()), Err)?;
+    let foreign = |members: [(bool, &'static str); 4]| {
+        let present: Vec<&'static str> = members
+            .iter()
+            .filter(|(p, _)| *p)
+            .map(|(_, m)| *m)
+            .collect();
+        if present.is_empty() {
+            Ok(())
+        } else {
+            Err(DropReason::ForeignMembers {
+                kind,
+                members: present,
+            })
         }
     };
-    Some(model::Sample {
-        labels: s.labels.0,
-        value,
-    })
+    match kind {
+        MetricType::Counter | MetricType::Gauge | MetricType::Untyped => {
+            foreign([
+                (s.buckets.is_some(), "buckets"),
+                (s.quantiles.is_some(), "quantiles"),
+                (s.sum.is_some(), "sum"),
+                (s.count.is_some(), "count"),
+            ])?;
+            let v = s.value.ok_or(DropReason::MissingValue(kind))?.0;
+            // `v < 0.0` is false for -0.0, which is a fine counter value.
+            if kind == MetricType::Counter && (v.is_nan() || v < 0.0) {
+                return Err(DropReason::CounterValue(v));
+            }
+            Ok(SampleValue::Scalar(v))
+        }
+        MetricType::Histogram => {
+            foreign([
+                (s.value.is_some(), "value"),
+                (s.quantiles.is_some(), "quantiles"),
+                (false, ""),
+                (false, ""),
+            ])?;
+            match (&s.buckets, s.sum, s.count) {
+                (Some(b), Some(sum), Some(count)) => histogram(b, sum.0, count.0),
+                _ => Err(DropReason::Incomplete(kind)),
+            }
+        }
+        MetricType::Summary => {
+            foreign([
+                (s.value.is_some(), "value"),
+                (s.buckets.is_some(), "buckets"),
+                (false, ""),
+                (false, ""),
+            ])?;
+            match (&s.quantiles, s.sum, s.count) {
+                (Some(q), Some(sum), Some(count)) => summary(q, sum.0, count.0),
+                _ => Err(DropReason::Incomplete(kind)),
+            }
+        }
+    }
 }
 
-fn labels_ok(labels: &[(String, String)], opts: &ValidateOptions) -> bool {
+fn labels_problem(labels: &[(String, String)], opts: &ValidateOptions) -> Option<DropReason> {
     let extra = opts.extra_label.map(|(n, _)| n);
-    if labels.len() + usize::from(extra.is_some()) > opts.max_labels {
-        return false;
+    let allowed = opts.max_labels.saturating_sub(usize::from(extra.is_some()));
+    if labels.len() > allowed {
+        return Some(DropReason::TooManyLabels {
+            labels: labels.len(),
+            allowed,
+        });
     }
-    labels.iter().enumerate().all(|(i, (n, v))| {
-        n.len() <= opts.max_label_name_len
-            && v.len() <= opts.max_label_value_len
-            && is_label_name(n)
-            && !n.starts_with("__")
-            && n != "le"
-            && n != "quantile"
-            && Some(n.as_str()) != extra
-            // Quadratic, but bounded by max_labels; cheaper than hashing for typical sizes.
-            && !labels[..i].iter().any(|(m, _)| m == n)
-    })
+    for (i, (n, v)) in labels.iter().enumerate() {
+        let reason = if n.len() > opts.max_label_name_len || v.len() > opts.max_label_value_len {
+            DropReason::LabelTooLong {
+                name: n.clone(),
+                max_name: opts.max_label_name_len,
+                max_value: opts.max_label_value_len,
+            }
+        } else if !is_label_name(n) {
+            DropReason::LabelName(n.clone())
+        } else if n.starts_with("__") {
+            DropReason::ReservedLabel(n.clone())
+        } else if n == "le" || n == "quantile" {
+            DropReason::GeneratedLabel(n.clone())
+        } else if Some(n.as_str()) == extra {
+            DropReason::PluginLabel(n.clone())
+        // Quadratic, but bounded by max_labels; cheaper than hashing for typical sizes.
+        } else if labels[..i].iter().any(|(m, _)| m == n) {
+            DropReason::RepeatedLabel(n.clone())
+        } else {
+            continue;
+        };
+        return Some(reason);
+    }
+    None
 }
 
 /// A count: finite, non-negative, integral (OpenMetrics 1.0 requires integers).
@@ -328,19 +418,30 @@ fn is_count(v: f64) -> bool {
     v.is_finite() && v >= 0.0 && v.fract() == 0.0
 }
 
-fn histogram(buckets: Vec<proto::Bucket>, sum: f64, count: f64) -> Option<SampleValue> {
+fn histogram(buckets: &[proto::Bucket], sum: f64, count: f64) -> Result<SampleValue, DropReason> {
     if !is_count(count) {
-        return None;
+        return Err(DropReason::Count(count));
     }
     let mut out: Vec<(f64, f64)> = Vec::with_capacity(buckets.len() + 1);
     for b in buckets {
         let (le, c) = (b.le.0, b.count.0);
-        if le.is_nan() || !is_count(c) {
-            return None;
+        if le.is_nan() {
+            return Err(DropReason::BucketBoundNan);
+        }
+        if !is_count(c) {
+            return Err(DropReason::BucketCount { le, count: c });
         }
         if let Some(&(prev_le, prev_c)) = out.last() {
-            if le <= prev_le || c < prev_c {
-                return None;
+            if le <= prev_le {
+                return Err(DropReason::BucketOrder { le, prev: prev_le });
+            }
+            if c < prev_c {
+                return Err(DropReason::NotCumulative {
+                    le,
+                    count: c,
+                    prev_le,
+                    prev_count: prev_c,
+                });
             }
         }
         out.push((le, c));
@@ -348,36 +449,39 @@ fn histogram(buckets: Vec<proto::Bucket>, sum: f64, count: f64) -> Option<Sample
     match out.last() {
         Some(&(le, c)) if le == f64::INFINITY => {
             if c != count {
-                return None;
+                return Err(DropReason::InfBucket { inf: c, count });
             }
         }
         // Cumulative buckets make the last one the largest; count must cover it.
-        Some(&(_, c)) if c > count => return None,
+        Some(&(_, c)) if c > count => return Err(DropReason::CountBelowBuckets { count, last: c }),
         _ => out.push((f64::INFINITY, count)),
     }
-    Some(SampleValue::Histogram {
+    Ok(SampleValue::Histogram {
         buckets: out,
         sum,
         count,
     })
 }
 
-fn summary(quantiles: Vec<proto::Quantile>, sum: f64, count: f64) -> Option<SampleValue> {
+fn summary(quantiles: &[proto::Quantile], sum: f64, count: f64) -> Result<SampleValue, DropReason> {
     if !is_count(count) {
-        return None;
+        return Err(DropReason::Count(count));
     }
     let mut out: Vec<(f64, f64)> = Vec::with_capacity(quantiles.len());
     for q in quantiles {
+        let v = q.quantile.0;
         // `contains` is false for NaN.
-        if !(0.0..=1.0).contains(&q.quantile.0) {
-            return None;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(DropReason::QuantileRange(v));
         }
-        if out.last().is_some_and(|&(prev, _)| q.quantile.0 <= prev) {
-            return None;
+        if let Some(&(prev, _)) = out.last() {
+            if v <= prev {
+                return Err(DropReason::QuantileOrder { q: v, prev });
+            }
         }
-        out.push((q.quantile.0, q.value.0));
+        out.push((v, q.value.0));
     }
-    Some(SampleValue::Summary {
+    Ok(SampleValue::Summary {
         quantiles: out,
         sum,
         count,
@@ -385,7 +489,7 @@ fn summary(quantiles: Vec<proto::Quantile>, sum: f64, count: f64) -> Option<Samp
 }
 
 /// Keeps the first sample of each label identity, in order.
-fn drop_duplicates(samples: &mut Vec<model::Sample>, drops: &mut Drops) {
+fn drop_duplicates(family: &str, samples: &mut Vec<model::Sample>, sink: &mut impl DropSink) {
     if samples.len() < 2 {
         return;
     }
@@ -396,15 +500,18 @@ fn drop_duplicates(samples: &mut Vec<model::Sample>, drops: &mut Drops) {
             .map(|s| seen.insert(label_identity(&s.labels)))
             .collect()
     };
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    for (s, _) in samples.iter().zip(&keep).filter(|(_, k)| !**k) {
+        sink.dropped(
+            DropSite::Series(family, &s.labels),
+            DropReason::DuplicateSeries,
+        );
+    }
     let mut keep = keep.into_iter();
-    samples.retain(|_| {
-        // `keep` has exactly one entry per sample, in the order retain visits them.
-        let k = keep.next().unwrap_or(true);
-        if !k {
-            drops.duplicate_series += 1;
-        }
-        k
-    });
+    // `keep` has exactly one entry per sample, in the order retain visits them.
+    samples.retain(|_| keep.next().unwrap_or(true));
 }
 
 #[cfg(test)]

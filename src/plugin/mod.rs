@@ -1,12 +1,18 @@
-//! Plugins: spawning, protocol I/O and supervision. See the crate docs for the layout.
+//! Plugins: one supervisor per plugin, whatever its role, and the roles. See the crate docs
+//! for the layout and how a new role plugs in.
+//!
+//! - [`supervisor`]: the role-agnostic lifecycle (spawn in the fence, restart with backoff,
+//!   disable/enable, stop).
+//! - [`collector`]: the collector role (answers collects with metrics).
+//! - [`backoff`]: exponential backoff with jitter.
+//! - [`lines`]: a bounded line reader (a plugin cannot make us buffer without end).
+//! - [`stderr`]: a plugin's stderr forwarded into the log, rate limited.
 
 pub mod backoff;
-pub mod fence;
-pub mod instance;
+pub mod collector;
 pub mod lines;
-pub mod oneshot;
-pub mod spawn;
+pub mod stderr;
 pub mod supervisor;
 
-pub use instance::Batch;
-pub use supervisor::{PluginHandle, PluginStatus, State, SupervisorOptions};
+pub use collector::{PluginHandle, PluginStatus};
+pub use supervisor::{State, SupervisorOptions};

@@ -1,4 +1,13 @@
 //! Isolation of plugins: cgroups where the host allows, otherwise a /proc watchdog.
+//!
+//! - [`fence`]: one plugin's fence (its cgroup or watchdog entry, rlimits, usage figures) and
+//!   the exporter-wide [`fence::Sandbox`].
+//! - [`cgroup`]: cgroup v2 and v1 management.
+//! - [`watchdog`]: without cgroups, samples process trees and enforces memory and CPU.
 
 pub mod cgroup;
+pub mod fence;
+mod proc_scan;
 pub mod watchdog;
+
+pub use fence::{Fence, Sandbox, Usage};

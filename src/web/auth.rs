@@ -11,7 +11,7 @@
 //!   refused, so it takes as long as a wrong password: the answer and its timing do not tell
 //!   whether the user exists. Failures are never cached, for the same reason.
 
-use super::Report;
+use super::report::Report;
 use hyper::header::HeaderValue;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -22,7 +22,7 @@ use std::sync::{Mutex, PoisonError};
 const CACHE_SIZE: usize = 64;
 
 /// The configured users and the cache of successful checks.
-pub(super) struct Users {
+pub(crate) struct Users {
     hashes: HashMap<String, String>,
     /// The hash unknown users are checked against.
     dummy: String,
@@ -41,7 +41,7 @@ struct Cache {
 }
 
 /// What a check can answer without bcrypt.
-pub(super) enum Quick {
+pub(crate) enum Quick {
     /// A cached success.
     Allow,
     /// No usable `Authorization: Basic` header.
@@ -51,7 +51,7 @@ pub(super) enum Quick {
 }
 
 /// Credentials decoded from a header, with their cache digest.
-pub(super) struct Credentials {
+pub(crate) struct Credentials {
     user: Vec<u8>,
     password: Vec<u8>,
     digest: [u8; 32],
@@ -60,7 +60,7 @@ pub(super) struct Credentials {
 impl Users {
     /// Checks every hash; `None` when there are no users (authentication off) or a problem
     /// was reported.
-    pub(super) fn new(users: BTreeMap<String, String>, report: &mut Report) -> Option<Users> {
+    pub(crate) fn new(users: BTreeMap<String, String>, report: &mut Report) -> Option<Users> {
         let before = report.count();
         let mut dummy: Option<(u32, &String)> = None;
         for (user, hash) in &users {
@@ -99,12 +99,12 @@ impl Users {
     }
 
     /// How many users are configured.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.hashes.len()
     }
 
     /// Answers from the header and the cache alone when it can.
-    pub(super) fn quick(&self, authorization: Option<&HeaderValue>) -> Quick {
+    pub(crate) fn quick(&self, authorization: Option<&HeaderValue>) -> Quick {
         let Some((user, password)) = authorization.and_then(|h| basic(h.as_bytes())) else {
             return Quick::Deny;
         };
@@ -133,7 +133,7 @@ impl Users {
     }
 
     /// Runs bcrypt for credentials [`Users::quick`] could not decide, and caches a success.
-    pub(super) fn slow(&self, creds: Credentials) -> bool {
+    pub(crate) fn slow(&self, creds: Credentials) -> bool {
         let known = std::str::from_utf8(&creds.user)
             .ok()
             .and_then(|u| self.hashes.get(u));

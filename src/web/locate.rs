@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 const FOUND: &str = "\u{0}web config: located";
 
 /// The 1-based line and column of the key at `path` (mapping keys only), `None` when absent.
-pub(super) fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
+pub(crate) fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
     match (Walk { path }).deserialize(yaml_serde::Deserializer::from_str(text)) {
         Err(e) if e.to_string().contains(FOUND) => e.location().map(|l| (l.line(), l.column())),
         _ => None,

@@ -41,14 +41,19 @@
 //!
 //! Problems are reported as the main config's: `FILE:LINE:COL: KEY: MESSAGE`. Syntax and type
 //! errors come from yaml_serde (the first one only); every other problem is collected and
-//! located by walking the YAML again (see the `locate` module).
+//! located by walking the YAML again (see the `locate` module) and gathered in one report
+//! (the `report` module). The `auth` module holds basic authentication, the `tls` module the
+//! TLS settings and handshake; this file holds the checked [`WebConfig`], its error and the
+//! `http_server_config.headers` checks, and parses a file.
 
 mod auth;
 mod locate;
+mod report;
 mod tls;
 
 use crate::config::Problem;
 use hyper::header::{HeaderName, HeaderValue};
+use report::Report;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -159,30 +164,6 @@ struct RawHttp {
     http2: Option<bool>,
 }
 
-/// Collects semantic problems, each located at its key.
-pub(crate) struct Report<'a> {
-    text: &'a str,
-    problems: Vec<Problem>,
-}
-
-impl Report<'_> {
-    /// Records `message` against the key at `path` (e.g. `["tls_server_config", "cert_file"]`).
-    pub(crate) fn add(&mut self, path: &[&str], message: impl Into<String>) {
-        let at = locate::locate(self.text, path);
-        self.problems.push(Problem {
-            line: at.map(|(line, _)| line),
-            column: at.map(|(_, column)| column),
-            key: path.join("."),
-            message: message.into(),
-        });
-    }
-
-    /// How many problems so far; lets a step tell whether its own checks added any.
-    pub(crate) fn count(&self) -> usize {
-        self.problems.len()
-    }
-}
-
 /// Reads and checks a web config file. Relative paths in it are relative to its directory.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Io {
@@ -213,10 +194,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<WebConfig, WebConfigError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut report = Report {
-        text,
-        problems: Vec::new(),
-    };
+    let mut report = Report::new(text);
     let tls = raw
         .tls_server_config
         .and_then(|t| tls::build(t, dir, &mut report));
@@ -227,12 +205,8 @@ pub fn parse_str(text: &str, file: &Path) -> Result<WebConfig, WebConfigError> {
         &mut report,
     );
     let users = auth::Users::new(raw.basic_auth_users.unwrap_or_default(), &mut report);
-    if !report.problems.is_empty() {
-        // In file order, whichever check found them; unlocated ones last.
-        report
-            .problems
-            .sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column));
-        return Err(invalid(report.problems));
+    if report.count() > 0 {
+        return Err(invalid(report.into_sorted_problems()));
     }
     Ok(WebConfig {
         tls,

@@ -1,7 +1,7 @@
 //! TLS for the listeners: `tls_server_config` turned into a rustls server configuration (ring
 //! provider), and the per-connection handshake.
 
-use super::Report;
+use super::report::Report;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
@@ -27,7 +27,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `tls_server_config` as written.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawTls {
+pub(crate) struct RawTls {
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
     client_auth_type: Option<ClientAuth>,
@@ -71,7 +71,7 @@ enum Version {
 
 /// Checks `raw` and builds the acceptor; `None` when TLS is off or a problem was reported.
 /// Relative paths are taken relative to `dir`.
-pub(super) fn build(raw: RawTls, dir: &Path, report: &mut Report) -> Option<TlsAcceptor> {
+pub(crate) fn build(raw: RawTls, dir: &Path, report: &mut Report) -> Option<TlsAcceptor> {
     if raw == RawTls::default() {
         return None;
     }

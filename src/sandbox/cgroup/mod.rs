@@ -18,30 +18,40 @@
 //! fails in tests too, which is why tests pre-create exactly the files a kernel creates.
 //! No unsafe code: joining a cgroup is done by the child writing `0` to a descriptor opened
 //! here ([`PluginCgroup::join_files`]).
+//!
+//! # Files
+//!
+//! This file holds the manager ([`Cgroups`]), one plugin's cgroup ([`PluginCgroup`]) and the
+//! [`CgroupMode`]; they dispatch to the backends `v1.rs` and `v2.rs`. What both backends
+//! need is in files of its own, none of which uses this one: `limits.rs` ([`CgroupLimits`]
+//! and the CPU quota), `stats.rs` ([`CgroupStats`]), `error.rs` ([`CgroupError`]),
+//! `proc_cgroup.rs` (reading `/proc/self/cgroup`), `control.rs` (reading and writing control
+//! files) and `kill.rs` (emptying and removing cgroups).
 
+mod control;
+mod error;
+mod kill;
+mod limits;
+mod proc_cgroup;
+mod stats;
 mod v1;
 mod v2;
 
-use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+pub use error::CgroupError;
+pub use limits::CgroupLimits;
+pub use stats::CgroupStats;
+
+use control::write_value;
+use error::chain;
+use kill::{kill_until_empty, procs_of, remove_tree};
+use limits::cpu_quota_us;
+use proc_cgroup::parse_proc_cgroup;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// How long [`PluginCgroup::kill_all`] keeps killing before it gives up.
-const KILL_TIMEOUT: Duration = Duration::from_secs(2);
-/// Pause between two rounds of killing: time for SIGKILLed processes to exit.
-const KILL_POLL: Duration = Duration::from_millis(10);
-/// CFS period for CPU limits, in microseconds (the kernel's default, 100 ms).
-const CPU_PERIOD_US: u64 = 100_000;
-/// The smallest CFS quota the kernel accepts, in microseconds.
-const CPU_MIN_QUOTA_US: u64 = 1_000;
 
 /// Which cgroup version the exporter uses for plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,117 +72,6 @@ impl fmt::Display for CgroupMode {
             CgroupMode::None => "none",
         })
     }
-}
-
-/// Limits of one plugin's cgroup; `None` is unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct CgroupLimits {
-    /// Memory in bytes; swap is not allowed on top of it.
-    pub memory: Option<u64>,
-    /// CPU in cores (0.25 is a quarter of one CPU), as a CFS quota.
-    pub cpu: Option<f64>,
-    /// Tasks (processes and threads) at once.
-    pub pids: Option<u64>,
-}
-
-/// Usage figures of one plugin's cgroup. Counters are cumulative over the cgroup's life.
-#[derive(Default, Debug, Clone, Copy, PartialEq)]
-pub struct CgroupStats {
-    /// Memory charged now (v2 `memory.current`, v1 `memory.usage_in_bytes`).
-    pub memory_bytes: u64,
-    /// CPU time used, in seconds.
-    pub cpu_seconds: f64,
-    /// Tasks now, as the pids controller counts them (threads included).
-    pub processes: u64,
-    /// Processes killed by the kernel's OOM killer for exceeding the memory limit.
-    pub oom_kills: u64,
-    /// Times the memory limit was hit (v2 `memory.events` max, v1 `memory.failcnt` plus
-    /// `memory.memsw.failcnt`).
-    pub memory_limit_hits: u64,
-    /// Forks refused by `pids.max`.
-    pub pids_limit_hits: u64,
-    /// CFS periods in which the plugin was throttled.
-    pub cpu_throttled: u64,
-}
-
-/// What went wrong with a cgroup operation; carries the path and, for writes, the value.
-#[derive(Debug, thiserror::Error)]
-pub enum CgroupError {
-    /// Cgroups are off (mode `none`).
-    #[error("cgroups are off: {reason}")]
-    Disabled {
-        /// Why (the detection reason).
-        reason: String,
-    },
-    /// The plugin name cannot be a directory name.
-    #[error("plugin name {name:?} cannot name a cgroup")]
-    InvalidName {
-        /// The name.
-        name: String,
-    },
-    /// A limit the kernel cannot express.
-    #[error("invalid {what} limit {value}")]
-    InvalidLimit {
-        /// Which limit.
-        what: &'static str,
-        /// The value given.
-        value: String,
-    },
-    /// A limit was asked for a controller our cgroup does not offer.
-    #[error("the {controller} controller is not available in {}", path.display())]
-    ControllerMissing {
-        /// The controller.
-        controller: &'static str,
-        /// The cgroup lacking it.
-        path: PathBuf,
-    },
-    /// A cgroup directory could not be created.
-    #[error("cannot create cgroup {}", path.display())]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// A control file could not be read.
-    #[error("cannot read {}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// A value could not be written to a control file.
-    #[error("cannot write {value:?} to {}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The value.
-        value: String,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// A `cgroup.procs` file could not be opened for the child to join.
-    #[error("cannot open {} for writing", path.display())]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// A cgroup directory could not be removed (`EBUSY`: processes or child cgroups left).
-    #[error("cannot remove cgroup {}", path.display())]
-    RemoveDir {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
 }
 
 /// The exporter-wide cgroup manager, chosen once at start.
@@ -399,41 +298,6 @@ impl PluginCgroup {
     }
 }
 
-/// One line of `/proc/self/cgroup`: `id:controllers:path`.
-struct ProcLine<'a> {
-    id: &'a str,
-    controllers: Vec<&'a str>,
-    path: &'a str,
-}
-
-fn parse_proc_cgroup(text: &str) -> Vec<ProcLine<'_>> {
-    text.lines()
-        .filter_map(|l| {
-            // The path is last and may itself contain ':'.
-            let mut it = l.splitn(3, ':');
-            let id = it.next()?;
-            let controllers = it.next()?;
-            let path = it.next()?;
-            Some(ProcLine {
-                id,
-                controllers: controllers.split(',').filter(|c| !c.is_empty()).collect(),
-                path,
-            })
-        })
-        .collect()
-}
-
-/// `root` joined with a cgroup path from `/proc/self/cgroup`. `None` when the path climbs
-/// out (`/../x`: our cgroup is outside our cgroup namespace, so it is not under the mount).
-fn under(root: &Path, cgroup_path: &str) -> Option<PathBuf> {
-    let rel = Path::new(cgroup_path.trim_start_matches('/'));
-    if rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        Some(root.join(rel))
-    } else {
-        None
-    }
-}
-
 /// Plugin names become directory names.
 fn check_name(name: &str) -> Result<(), CgroupError> {
     let bad = name.is_empty()
@@ -449,204 +313,9 @@ fn check_name(name: &str) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// CFS quota per [`CPU_PERIOD_US`] for `cores`.
-fn cpu_quota_us(cores: f64) -> Result<u64, CgroupError> {
-    if !cores.is_finite() || cores <= 0.0 || cores > 1e6 {
-        return Err(CgroupError::InvalidLimit {
-            what: "cpu",
-            value: cores.to_string(),
-        });
-    }
-    let quota = (cores * CPU_PERIOD_US as f64).round() as u64;
-    Ok(quota.max(CPU_MIN_QUOTA_US))
-}
-
-/// Writes `value` to a control file in one `write`: cgroupfs takes each write as a whole
-/// value, so a split write would be two values. No `O_CREAT`: the kernel makes the files.
-/// `O_TRUNC` is ignored by cgroupfs and makes a fake file hold just the last value.
-fn write_value(path: &Path, value: &str) -> Result<(), CgroupError> {
-    let err = |source| CgroupError::Write {
-        path: path.to_path_buf(),
-        value: value.to_string(),
-        source,
-    };
-    let mut f = OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .map_err(err)?;
-    match f.write(value.as_bytes()) {
-        Ok(n) if n == value.len() => Ok(()),
-        Ok(_) => Err(err(io::Error::new(io::ErrorKind::WriteZero, "short write"))),
-        Err(e) => Err(err(e)),
-    }
-}
-
-/// Creates a cgroup directory; an existing one is reused.
-fn make_dir(path: &Path) -> Result<(), CgroupError> {
-    match fs::create_dir(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-        Err(source) => Err(CgroupError::CreateDir {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-/// The whole text of a control file, or an error with its path.
-fn read_text(path: &Path) -> Result<String, CgroupError> {
-    fs::read_to_string(path).map_err(|source| CgroupError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// A single-number file (`memory.current`); missing, unreadable or `max` gives 0.
-fn read_number(path: &Path) -> u64 {
-    fs::read_to_string(path)
-        .ok()
-        .and_then(|t| t.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The value of `key` in a flat-keyed file (`oom_kill 3` lines); absent gives 0.
-fn read_keyed(path: &Path, key: &str) -> u64 {
-    let Ok(text) = fs::read_to_string(path) else {
-        return 0;
-    };
-    text.lines()
-        .find_map(|l| {
-            let mut it = l.split_whitespace();
-            (it.next()? == key).then(|| it.next()?.parse().ok())?
-        })
-        .unwrap_or(0)
-}
-
-/// Pids in a `cgroup.procs` text. Only pids above 1: a garbage 0 or -1 must never reach
-/// kill(2), where it would mean "our group" or "everyone".
-fn parse_pids(text: &str) -> Vec<i32> {
-    text.lines()
-        .filter_map(|l| l.trim().parse::<i32>().ok())
-        .filter(|p| *p > 1)
-        .collect()
-}
-
-/// Sorted union of the pids in the `cgroup.procs` of `dirs`; unreadable files count as empty.
-fn procs_of(dirs: &[&Path]) -> Vec<i32> {
-    let mut pids: Vec<i32> = dirs
-        .iter()
-        .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
-        .flat_map(|t| parse_pids(&t))
-        .collect();
-    pids.sort_unstable();
-    pids.dedup();
-    pids
-}
-
-/// SIGKILLs every process in `dirs` until none is left or [`KILL_TIMEOUT`] passed. Never
-/// signals the exporter itself, should it be listed. Returns whether `dirs` are empty.
-fn kill_until_empty(dirs: &[&Path]) -> bool {
-    let me = std::process::id() as i32;
-    let deadline = Instant::now() + KILL_TIMEOUT;
-    loop {
-        let pids = procs_of(dirs);
-        if pids.is_empty() {
-            return true;
-        }
-        if pids == [me] || Instant::now() >= deadline {
-            return false;
-        }
-        for p in pids.into_iter().filter(|p| *p != me) {
-            match kill(Pid::from_raw(p), Signal::SIGKILL) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => tracing::debug!(pid = p, %e, "cannot kill a process in a plugin cgroup"),
-            }
-        }
-        // SIGKILL is delivered asynchronously; the processes leave the cgroup as they exit.
-        std::thread::sleep(KILL_POLL);
-    }
-}
-
-/// Kills what is inside `dir` and removes it, child cgroups first (rmdir refuses a cgroup
-/// with children). Counts removed cgroups in `removed`; a missing `dir` is not an error.
-fn remove_tree(dir: &Path, removed: &mut usize) -> Result<(), CgroupError> {
-    let mut first = Ok(());
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                if let Err(err) = remove_tree(&e.path(), removed) {
-                    if first.is_ok() {
-                        first = Err(err);
-                    }
-                }
-            }
-        }
-    }
-    kill_until_empty(&[dir]);
-    match fs::remove_dir(dir) {
-        Ok(()) => *removed += 1,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
-            if first.is_ok() {
-                first = Err(CgroupError::RemoveDir {
-                    path: dir.to_path_buf(),
-                    source,
-                });
-            }
-        }
-    }
-    first
-}
-
-/// An error with its sources, on one line (detection reasons are single strings).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_proc_self_cgroup() {
-        let text = "9:name=systemd:/\n3:cpu,cpuacct:/a:b\n0::/system.slice/x.service\n";
-        let lines = parse_proc_cgroup(text);
-        assert_eq!(lines.len(), 3);
-        assert_eq!(lines[1].id, "3");
-        assert_eq!(lines[1].controllers, ["cpu", "cpuacct"]);
-        assert_eq!(lines[1].path, "/a:b");
-        assert!(lines[2].controllers.is_empty());
-        assert_eq!(lines[2].path, "/system.slice/x.service");
-    }
-
-    #[test]
-    fn paths_outside_the_namespace_are_refused() {
-        let root = Path::new("/sys/fs/cgroup");
-        assert_eq!(under(root, "/"), Some(root.to_path_buf()));
-        assert_eq!(under(root, "/a/b"), Some(root.join("a/b")));
-        assert_eq!(under(root, "/../x"), None);
-    }
-
-    #[test]
-    fn cpu_cores_become_a_quota() {
-        assert_eq!(cpu_quota_us(0.25).unwrap(), 25_000);
-        assert_eq!(cpu_quota_us(2.0).unwrap(), 200_000);
-        assert_eq!(cpu_quota_us(0.001).unwrap(), CPU_MIN_QUOTA_US);
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(matches!(
-                cpu_quota_us(bad),
-                Err(CgroupError::InvalidLimit { what: "cpu", .. })
-            ));
-        }
-    }
 
     #[test]
     fn names_that_are_not_one_path_component_are_refused() {
@@ -654,39 +323,6 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         check_name("node-1.x").unwrap();
-    }
-
-    #[test]
-    fn pids_never_include_0_or_1() {
-        assert_eq!(parse_pids("0\n1\n-1\n42\nx\n7\n"), [42, 7]);
-    }
-
-    #[test]
-    fn keyed_files_and_numbers_parse_and_default_to_0() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("memory.events");
-        fs::write(&f, "low 0\nhigh 0\nmax 12\noom 2\noom_kill 3\n").unwrap();
-        assert_eq!(read_keyed(&f, "max"), 12);
-        assert_eq!(read_keyed(&f, "oom_kill"), 3);
-        assert_eq!(read_keyed(&f, "absent"), 0);
-        assert_eq!(read_keyed(&dir.path().join("missing"), "max"), 0);
-        let n = dir.path().join("pids.current");
-        fs::write(&n, "5\n").unwrap();
-        assert_eq!(read_number(&n), 5);
-        fs::write(&n, "max\n").unwrap();
-        assert_eq!(read_number(&n), 0);
-    }
-
-    #[test]
-    fn writes_need_an_existing_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("pids.max");
-        let err = write_value(&f, "16").unwrap_err();
-        assert!(matches!(&err, CgroupError::Write { value, .. } if value == "16"));
-        assert!(!f.exists(), "a control file must never be created");
-        fs::write(&f, "max\n").unwrap();
-        write_value(&f, "16").unwrap();
-        assert_eq!(fs::read_to_string(&f).unwrap(), "16");
     }
 
     #[test]

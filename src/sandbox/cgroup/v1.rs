@@ -18,10 +18,12 @@
 //! freezer is not used: [`super::PluginCgroup::kill_all`] kills until empty instead, and
 //! `pids.max` bounds how fast a plugin can fork while we kill.
 
-use super::{
-    chain, make_dir, parse_pids, parse_proc_cgroup, read_keyed, read_number, under, write_value,
-    CgroupError, CgroupLimits, CgroupStats, ProcLine, CPU_PERIOD_US,
-};
+use super::control::{make_dir, read_keyed, read_number, write_value};
+use super::error::{chain, CgroupError};
+use super::kill::{parse_pids, remove_tree};
+use super::limits::{CgroupLimits, CPU_PERIOD_US};
+use super::proc_cgroup::{parse_proc_cgroup, under, ProcLine};
+use super::stats::CgroupStats;
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -44,7 +46,7 @@ struct Hier {
 }
 
 /// The v1 hierarchies we use.
-pub(super) struct Tree {
+pub(crate) struct Tree {
     pid: u32,
     /// Whether the host has swap now (a function so tests can choose).
     host_swap: fn() -> bool,
@@ -56,7 +58,7 @@ pub(super) struct Tree {
 }
 
 /// One plugin's directories; `cpuacct == cpu` when co-mounted.
-pub(super) struct Dirs {
+pub(crate) struct Dirs {
     memory: PathBuf,
     cpu: PathBuf,
     cpuacct: PathBuf,
@@ -64,7 +66,7 @@ pub(super) struct Dirs {
 }
 
 /// Applies the rules of the module docs; `Err` is the reason for mode `none`.
-pub(super) fn detect(
+pub(crate) fn detect(
     sys_root: &Path,
     lines: &[ProcLine<'_>],
     pid: u32,
@@ -172,7 +174,7 @@ impl Tree {
     }
 
     /// Creates (or reuses) `<base>/<name>` in every hierarchy and writes the limits.
-    pub(super) fn create(
+    pub(crate) fn create(
         &self,
         name: &str,
         limits: &CgroupLimits,
@@ -223,7 +225,7 @@ impl Tree {
     }
 
     /// Removes the bases of exporters that are gone, with everything in them.
-    pub(super) fn remove_stale(&self) -> usize {
+    pub(crate) fn remove_stale(&self) -> usize {
         let mut removed = 0;
         for h in self.unique() {
             let Some(Ok(entries)) = h.base.parent().map(fs::read_dir) else {
@@ -244,7 +246,7 @@ impl Tree {
                 {
                     continue;
                 }
-                if let Err(err) = super::remove_tree(&e.path(), &mut removed) {
+                if let Err(err) = remove_tree(&e.path(), &mut removed) {
                     tracing::warn!(error = %chain(&err), "cannot remove a stale exporter cgroup");
                 }
             }
@@ -253,7 +255,7 @@ impl Tree {
     }
 
     /// Removes our bases; one that still holds plugin cgroups stays.
-    pub(super) fn cleanup(&self) {
+    pub(crate) fn cleanup(&self) {
         for h in self.unique() {
             match fs::remove_dir(&h.base) {
                 Ok(()) => {}
@@ -295,7 +297,7 @@ fn owner_alive(pid: u32, h: &Hier) -> bool {
 
 impl Dirs {
     /// The directories, each hierarchy once.
-    pub(super) fn unique(&self) -> Vec<&Path> {
+    pub(crate) fn unique(&self) -> Vec<&Path> {
         let mut v = vec![self.memory.as_path(), self.cpu.as_path()];
         if self.cpuacct != self.cpu {
             v.push(&self.cpuacct);
@@ -305,7 +307,7 @@ impl Dirs {
     }
 
     /// Usage from the v1 files.
-    pub(super) fn stats(&self) -> CgroupStats {
+    pub(crate) fn stats(&self) -> CgroupStats {
         CgroupStats {
             memory_bytes: read_number(&self.memory.join("memory.usage_in_bytes")),
             cpu_seconds: read_number(&self.cpuacct.join("cpuacct.usage")) as f64 / 1e9,

@@ -15,10 +15,12 @@
 //!    controllers for its children), write `+cpu +memory +pids` (those offered) to
 //!    `cgroup.subtree_control`.
 
-use super::{
-    chain, make_dir, parse_pids, read_keyed, read_number, read_text, remove_tree, under,
-    write_value, CgroupError, CgroupLimits, CgroupStats, ProcLine, CPU_PERIOD_US,
-};
+use super::control::{make_dir, read_keyed, read_number, read_text, write_value};
+use super::error::{chain, CgroupError};
+use super::kill::{parse_pids, remove_tree};
+use super::limits::{CgroupLimits, CPU_PERIOD_US};
+use super::proc_cgroup::{under, ProcLine};
+use super::stats::CgroupStats;
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ const PLUGIN_PREFIX: &str = "plugin-";
 const MOVE_PASSES: usize = 10;
 
 /// Our delegated cgroup.
-pub(super) struct Tree {
+pub(crate) struct Tree {
     /// Its directory.
     own: PathBuf,
     /// Whether the cpu controller is enabled for plugin cgroups.
@@ -39,7 +41,7 @@ pub(super) struct Tree {
 }
 
 /// Applies the rules of the module docs; `Err` is the reason for mode `none`.
-pub(super) fn detect(
+pub(crate) fn detect(
     sys_root: &Path,
     lines: &[ProcLine<'_>],
     pid: u32,
@@ -140,7 +142,7 @@ fn setup(own: &Path, controllers: &[&str]) -> Result<(), CgroupError> {
 
 impl Tree {
     /// Creates (or reuses) `<own>/plugin-<name>` and writes its limits.
-    pub(super) fn create(
+    pub(crate) fn create(
         &self,
         name: &str,
         limits: &CgroupLimits,
@@ -174,7 +176,7 @@ impl Tree {
     }
 
     /// Removes `plugin-*` cgroups whose name is not in `keep`.
-    pub(super) fn remove_stale(&self, keep: &HashSet<String>) -> usize {
+    pub(crate) fn remove_stale(&self, keep: &HashSet<String>) -> usize {
         let Ok(entries) = fs::read_dir(&self.own) else {
             return 0;
         };
@@ -196,7 +198,7 @@ impl Tree {
 }
 
 /// Usage of the plugin cgroup `dir`.
-pub(super) fn stats(dir: &Path) -> CgroupStats {
+pub(crate) fn stats(dir: &Path) -> CgroupStats {
     let memory_events = dir.join("memory.events");
     let cpu_stat = dir.join("cpu.stat");
     CgroupStats {

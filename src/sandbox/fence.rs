@@ -1,10 +1,10 @@
 //! The fence around one plugin: its cgroup (or, without cgroups, the watchdog), the rlimits
 //! its process starts with, and the usage figures the exporter reports for it.
 
-use super::spawn::Rlimit;
+use super::cgroup::{CgroupLimits, CgroupMode, Cgroups, PluginCgroup};
+use super::watchdog::{WatchLimits, Watchdog};
 use crate::config::Limits;
-use crate::sandbox::cgroup::{CgroupLimits, CgroupMode, Cgroups, PluginCgroup};
-use crate::sandbox::watchdog::{WatchLimits, Watchdog};
+use crate::process::spawn::Rlimit;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
@@ -125,16 +125,26 @@ impl Fence {
     }
 
     /// Called when an instance is over: kills whatever is left in its cgroup (processes that
-    /// left the group with setsid or a double fork) and stops watching it.
-    pub fn ended(&self) {
-        if let Some(c) = &self.cgroup {
-            if !c.kill_all() {
-                tracing::warn!(plugin = %self.plugin, "processes survive in the plugin's cgroup");
-            }
-        }
+    /// left the group with setsid or a double fork) and stops watching it. Killing polls the
+    /// cgroup for up to 2 s, so it runs on a blocking thread. Returns true when a cgroup held
+    /// the plugin's whole tree, so nothing of it can be elsewhere; false when strays must be
+    /// found by their tags ([`crate::process::tags::sweep`]).
+    pub async fn ended(self: &Arc<Self>) -> bool {
         if let Some(w) = &self.sandbox.watchdog {
             w.unwatch(&self.plugin);
         }
+        if self.cgroup.is_none() {
+            return false;
+        }
+        let me = self.clone();
+        let emptied =
+            tokio::task::spawn_blocking(move || me.cgroup.as_ref().is_some_and(|c| c.kill_all()))
+                .await
+                .unwrap_or(false);
+        if !emptied {
+            tracing::warn!(plugin = %self.plugin, "processes survive in the plugin's cgroup");
+        }
+        emptied
     }
 
     /// Kills everything and removes the cgroup (the plugin is gone for good).

@@ -1,0 +1,56 @@
+//! What `check-plugin` checks, and why it may be unable to.
+
+use std::time::Duration;
+
+use crate::config::Format;
+
+/// What to check and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How the plugin talks: JSON lines, Prometheus text, or a Nagios plugin.
+    pub format: Format,
+    /// Collects to send (jsonl) or runs (one-shot formats).
+    pub collects: u32,
+    /// Deadline of each collect or run.
+    pub timeout: Duration,
+    /// The plugin's command and arguments.
+    pub command: Vec<String>,
+}
+
+/// Why no check could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The command could not be started.
+    #[error("cannot start `{command}`")]
+    Start {
+        /// The command line, joined.
+        command: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// This process cannot supervise children.
+    #[error("cannot start the reaper")]
+    Reaper(#[source] std::io::Error),
+}
+
+impl CheckError {
+    pub(super) fn start(command: &[String], source: std::io::Error) -> Self {
+        CheckError::Start {
+            command: command.join(" "),
+            source,
+        }
+    }
+}
+
+/// Parses `--format`: `jsonl`, `prometheus` or `nagios`.
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    match s {
+        "jsonl" => Ok(Format::Jsonl),
+        "prometheus" => Ok(Format::Prometheus),
+        "nagios" => Ok(Format::Nagios),
+        other => Err(format!(
+            "unknown format `{other}`: expected jsonl, prometheus or nagios"
+        )),
+    }
+}

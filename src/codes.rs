@@ -1,0 +1,135 @@
+//! Fixed codes that label the exporter's counters: error kinds, restart reasons and limits.
+//!
+//! Every label value of `plugin_exporter_plugin_errors_total{kind}`,
+//! `plugin_exporter_plugin_restarts_total{reason}` and
+//! `plugin_exporter_plugin_limit_hits_total{limit}` comes from one of these enums, never from
+//! free text, so the label sets are bounded and documented in one place.
+
+use std::fmt;
+
+macro_rules! codes {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $code:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every code, in the order the counters are initialised.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The label value.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+codes! {
+    /// Codes for `plugin_exporter_plugin_errors_total{kind}`.
+    ErrorKind {
+        /// Output of a one-shot plugin (text format, Nagios) that could not be parsed.
+        ParseError => "parse_error",
+        /// A collect got no answer before its deadline.
+        Timeout => "timeout",
+        /// A line on stdout that is not a valid protocol message (bad JSON, bad UTF-8, a blank
+        /// line, an unsolicited answer, an unknown protocol version).
+        Protocol => "protocol",
+        /// A protocol line longer than the line limit.
+        LineTooLong => "line_too_long",
+        /// A series, unit or family dropped by validation.
+        InvalidMetric => "invalid_metric",
+        /// A series dropped because the same series was already present.
+        DuplicateSeries => "duplicate_series",
+        /// A series dropped because another plugin owns its family with another type or help.
+        Conflict => "conflict",
+        /// An answer to a collect that had already timed out.
+        Late => "late",
+        /// The plugin answered a collect with `error`, or a one-shot command failed.
+        PluginError => "plugin_error",
+        /// A collect rejected whole for holding more series than `max_series`.
+        SeriesLimit => "series_limit",
+        /// A collect rejected whole for a series over `max_labels` or the label length bounds.
+        LabelLimit => "label_limit",
+    }
+}
+
+codes! {
+    /// Codes for `plugin_exporter_plugin_restarts_total{reason}`.
+    RestartReason {
+        /// A restart asked for through the API.
+        Requested => "requested",
+        /// The plugin exited on its own (any exit code).
+        Exited => "exited",
+        /// A signal the exporter did not send killed the plugin.
+        Crashed => "crashed",
+        /// The plugin left collects unanswered and was stopped.
+        Timeout => "timeout",
+        /// The plugin broke the protocol (unknown protocol version).
+        Protocol => "protocol",
+        /// The plugin closed its stdout but kept running.
+        StdoutClosed => "stdout_closed",
+        /// The command could not be started.
+        SpawnFailed => "spawn_failed",
+        /// The plugin was killed for exceeding its memory limit.
+        Oom => "oom",
+        /// The executable's SHA-256 did not match the configured one; it was not started.
+        Checksum => "checksum",
+    }
+}
+
+codes! {
+    /// Codes for `plugin_exporter_plugin_limit_hits_total{limit}`.
+    LimitKind {
+        /// The memory limit was reached (cgroup failcnt or `max` events; the watchdog's kills).
+        Memory => "memory",
+        /// The CPU quota throttled the plugin (periods throttled; the watchdog's stops).
+        Cpu => "cpu",
+        /// The process limit refused a fork.
+        Pids => "pids",
+        /// A collect held more series than `max_series`.
+        MaxSeries => "max_series",
+        /// A series had more labels than `max_labels`, or a label over the length bounds.
+        MaxLabels => "max_labels",
+        /// A protocol line was longer than `max_line`.
+        MaxLine => "max_line",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_label_values() {
+        let all: Vec<&str> = ErrorKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .chain(RestartReason::ALL.iter().map(|r| r.as_str()))
+            .chain(LimitKind::ALL.iter().map(|l| l.as_str()))
+            .collect();
+        for c in &all {
+            assert!(
+                c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{c}"
+            );
+        }
+        assert_eq!(ErrorKind::ALL.len(), 11);
+        assert_eq!(RestartReason::ALL.len(), 9);
+        assert_eq!(LimitKind::ALL.len(), 6);
+        let mut kinds: Vec<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), ErrorKind::ALL.len());
+    }
+}

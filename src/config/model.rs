@@ -1,0 +1,143 @@
+//! The checked configuration: [`Config`], its [`Global`] section and each [`PluginConfig`],
+//! with every default applied, plus the [`Mode`] and [`Format`] of a plugin and the defaults
+//! and bounds the checks use.
+
+use super::env::Secret;
+use super::limits::Limits;
+use super::run_as::RunAs;
+use serde::Deserialize;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The default `global.timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default `global.interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+/// The default `global.plugin_label`.
+pub const DEFAULT_PLUGIN_LABEL: &str = "plugin";
+/// The shortest accepted interval: anything faster keeps a plugin permanently busy and is
+/// not a useful sampling rate for Prometheus, which scrapes in seconds.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How a plugin's metrics are gathered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Collected on each scrape of `/metrics`.
+    #[default]
+    Scrape,
+    /// Collected every `interval`; scrapes serve the latest batch.
+    Interval,
+    /// The plugin sends batches when it likes; scrapes serve the latest one.
+    Push,
+}
+
+impl Mode {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Scrape => "scrape",
+            Mode::Interval => "interval",
+            Mode::Push => "push",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a plugin's command is and prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// A long-running process speaking the JSON-lines protocol (PROTOCOL.md).
+    #[default]
+    Jsonl,
+    /// Run once per collect; prints the Prometheus text format (or OpenMetrics) and exits.
+    Prometheus,
+    /// Run once per collect; a Nagios plugin: exit code and performance data.
+    Nagios,
+}
+
+impl Format {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Prometheus => "prometheus",
+            Format::Nagios => "nagios",
+        }
+    }
+}
+
+/// A checked configuration, with every default applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Settings shared by all plugins.
+    pub global: Global,
+    /// The plugins, in file order; names are unique.
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// The `global` section: defaults for every plugin.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Global {
+    /// Default collection timeout.
+    pub timeout: Duration,
+    /// Default collection interval.
+    pub interval: Duration,
+    /// Label naming the plugin on each of its series; empty disables it.
+    pub plugin_label: String,
+    /// Default limits, defaults applied; each plugin's `limits` overrides them key by key.
+    pub limits: Limits,
+    /// Default for every plugin's `allow_root`.
+    pub allow_root: bool,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            timeout: DEFAULT_TIMEOUT,
+            interval: DEFAULT_INTERVAL,
+            plugin_label: DEFAULT_PLUGIN_LABEL.to_string(),
+            limits: Limits::default(),
+            allow_root: false,
+        }
+    }
+}
+
+/// One plugin, resolved: defaults applied, `command[0]` absolute, env substituted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginConfig {
+    /// Unique name, `[a-z0-9_-]{1,64}`.
+    pub name: String,
+    /// Program and arguments; `command[0]` is an absolute path to an executable file.
+    pub command: Vec<String>,
+    /// How metrics are gathered.
+    pub mode: Mode,
+    /// What the command is: a JSON-lines plugin, or a command run once per collect.
+    pub format: Format,
+    /// Collection interval (`global.interval` unless set).
+    pub interval: Duration,
+    /// Collection timeout (`global.timeout` unless set); greater than zero.
+    pub timeout: Duration,
+    /// The plugin's own settings, always a JSON object.
+    pub config: serde_json::Value,
+    /// Extra environment for the plugin, in file order, after `${VAR}` substitution.
+    pub env: Vec<(String, Secret)>,
+    /// Directory to start the plugin in; absolute and existing when set.
+    pub working_dir: Option<PathBuf>,
+    /// Resource limits and ingestion budgets: `global.limits` merged with the plugin's own,
+    /// defaults applied.
+    pub limits: Limits,
+    /// The user and group to run as; `None` when neither is set (here or in `global`).
+    pub run_as: Option<RunAs>,
+    /// Whether the plugin may run as root when the exporter is root and no user is set.
+    pub allow_root: bool,
+    /// The expected SHA-256 of the file `command[0]` names, when pinned.
+    pub sha256: Option<[u8; 32]>,
+}

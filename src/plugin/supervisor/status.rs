@@ -1,0 +1,186 @@
+//! A plugin's lifecycle state as the API and landing page show it, and the part of the
+//! supervisor shared with its handles.
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::config::{Mode, PluginConfig};
+use crate::sandbox::{Fence, Usage};
+use crate::selfmetrics::SelfMetrics;
+
+/// How often a plugin's resource use is read at most (it is read when scraped).
+const USAGE_REFRESH: Duration = Duration::from_secs(1);
+
+/// Lifecycle state of a plugin, as shown in the API and landing page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Being started.
+    Starting,
+    /// Its process runs (or, run per collect, it is ready to run).
+    Running,
+    /// Waiting out a backoff delay before the next start.
+    Restarting,
+    /// Being stopped.
+    Stopping,
+    /// Stopped for good (exporter shutdown or reload).
+    Stopped,
+    /// Refused: it would run as root without `allow_root`. Not retried.
+    Refused,
+    /// Disabled through the API; not running until enabled.
+    Disabled,
+}
+
+/// The process side of a plugin's status. Never holds secrets.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Configured name.
+    pub name: String,
+    /// `scrape`, `interval` or `push`.
+    pub mode: &'static str,
+    /// Lifecycle state.
+    pub state: State,
+    /// Pid of the running process.
+    pub pid: Option<i32>,
+    /// Restarts so far.
+    pub restarts: u64,
+    /// The last error, in words (plugin messages, exit statuses).
+    pub last_error: Option<String>,
+    /// The plugin's version from its `hello`.
+    pub plugin_version: Option<String>,
+    /// The command line.
+    pub command: Vec<String>,
+    /// `jsonl`, `prometheus` or `nagios`.
+    pub format: &'static str,
+    /// The plugin's limits and budgets (`null`: unlimited).
+    pub limits: serde_json::Value,
+    /// Resource use of its process tree now.
+    pub usage: Usage,
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Scrape => "scrape",
+        Mode::Interval => "interval",
+        Mode::Push => "push",
+    }
+}
+
+/// What a supervisor shares with its handles and its role's sessions.
+pub struct Core {
+    /// The plugin's configuration.
+    pub cfg: Arc<PluginConfig>,
+    status: Mutex<Status>,
+    /// Set once the first start attempt finished (readiness).
+    attempted: AtomicBool,
+    /// The plugin's fence.
+    pub fence: Arc<Fence>,
+    /// The exporter's own metrics (restarts, usage, disabled).
+    pub metrics: Arc<SelfMetrics>,
+    /// Usage figures last reported (to advance counters by what grew), and when.
+    usage_seen: Mutex<(Usage, Option<Instant>)>,
+}
+
+impl Core {
+    /// The shared part of a new supervisor.
+    pub fn new(cfg: Arc<PluginConfig>, fence: Arc<Fence>, metrics: Arc<SelfMetrics>) -> Self {
+        let status = Status {
+            name: cfg.name.clone(),
+            mode: mode_name(cfg.mode),
+            state: State::Starting,
+            pid: None,
+            restarts: 0,
+            last_error: None,
+            plugin_version: None,
+            command: cfg.command.clone(),
+            format: cfg.format.as_str(),
+            limits: serde_json::json!({
+                "memory_bytes": cfg.limits.memory,
+                "cpu_cores": cfg.limits.cpu,
+                "pids": cfg.limits.pids,
+                "nofile": cfg.limits.nofile,
+                "fsize_bytes": cfg.limits.fsize,
+                "max_series": cfg.limits.max_series,
+                "max_line_bytes": cfg.limits.max_line,
+                "max_labels": cfg.limits.max_labels,
+            }),
+            usage: Usage::default(),
+        };
+        Core {
+            cfg,
+            status: Mutex::new(status),
+            attempted: AtomicBool::new(false),
+            fence,
+            metrics,
+            usage_seen: Mutex::new((Usage::default(), None)),
+        }
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// The status, locked for a short update.
+    pub fn status(&self) -> MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the status, with the resource use now.
+    pub fn snapshot(&self) -> Status {
+        let mut st = self.status().clone();
+        st.usage = self.fence.usage();
+        st
+    }
+
+    /// Sets the state and pid.
+    pub fn set_state(&self, state: State, pid: Option<i32>) {
+        let mut st = self.status();
+        st.state = state;
+        st.pid = pid;
+    }
+
+    /// Records the last error.
+    pub fn set_last_error(&self, error: impl Into<String>) {
+        self.status().last_error = Some(error.into());
+    }
+
+    /// Marks the first start attempt as finished.
+    pub fn set_attempted(&self) {
+        self.attempted.store(true, Ordering::Release);
+    }
+
+    /// True once the first start attempt has finished, successful or not.
+    pub fn attempted(&self) -> bool {
+        self.attempted.load(Ordering::Acquire)
+    }
+
+    /// Reads the plugin's resource use into the metrics. Reading a cgroup's files costs tens
+    /// of microseconds a plugin, so scrapes do it at most once a second per plugin; `force`
+    /// reads now (an OOM kill must show in the same scrape as the restart it caused). A
+    /// stopped plugin reports nothing: a scrape that started before a reload may still hold
+    /// a plugin the reload removed, and reporting it would bring back the series the reload
+    /// deleted.
+    pub fn refresh_usage(&self, force: bool) {
+        let mut seen = self.usage_seen.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked under the usage lock: the supervisor sets the state under it before it
+        // removes the plugin's series, so no refresh slips in between.
+        if self.status().state == State::Stopped {
+            return;
+        }
+        if !force && seen.1.is_some_and(|t| t.elapsed() < USAGE_REFRESH) {
+            return;
+        }
+        let now = self.fence.usage();
+        self.metrics.usage(self.name(), &now, &mut seen.0);
+        seen.1 = Some(Instant::now());
+    }
+
+    /// Marks the plugin stopped for good, so that no later usage refresh reports it.
+    pub fn set_stopped(&self) {
+        let _seen = self.usage_seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.set_state(State::Stopped, None);
+    }
+}
