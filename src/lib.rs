@@ -77,16 +77,16 @@ pub mod codes;
 pub mod config;
 pub mod exposition;
 pub mod formats;
-pub mod http;
+pub(crate) mod http;
 pub mod logging;
 pub mod plugin;
 pub mod process;
-pub mod reload;
+pub(crate) mod reload;
 pub mod sandbox;
 pub mod scrape;
 pub mod selfmetrics;
-pub mod systemd;
-pub mod web;
+pub(crate) mod systemd;
+pub(crate) mod web;
 
 /// The exporter's version, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

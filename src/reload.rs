@@ -193,13 +193,6 @@ impl Reloader {
         let running = self.running.lock().await;
         futures_util::future::join_all(running.handles.values().map(|h| h.stop())).await;
     }
-
-    /// Serves reload requests one at a time until every sender is gone.
-    pub async fn serve(self: Arc<Self>, mut requests: mpsc::Receiver<Request>) {
-        while let Some(reply) = requests.recv().await {
-            let _ = reply.send(self.reload().await);
-        }
-    }
 }
 
 fn start_one(

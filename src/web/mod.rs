@@ -59,7 +59,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use tls::{accept, Stream, HANDSHAKE_TIMEOUT};
+pub use tls::accept;
 
 /// The challenge sent with every 401.
 pub const CHALLENGE: &str = "Basic realm=\"plugin-exporter\"";
@@ -327,6 +327,7 @@ impl WebConfig {
     }
 
     /// Whether basic authentication is required.
+    #[cfg(test)]
     pub fn auth_required(&self) -> bool {
         self.users.is_some()
     }
@@ -334,6 +335,7 @@ impl WebConfig {
     /// True when authentication is off or `authorization` carries valid credentials.
     /// May run bcrypt (tens of milliseconds at cost 10), so async code should call
     /// [`WebConfig::authorize_async`] instead.
+    #[cfg(test)]
     pub fn authorize(&self, authorization: Option<&HeaderValue>) -> bool {
         let Some(users) = &self.users else {
             return true;
@@ -365,6 +367,7 @@ impl WebConfig {
     }
 
     /// The headers every response carries.
+    #[cfg(test)]
     pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
         &self.headers
     }
