@@ -14,7 +14,7 @@ use crate::selfmetrics::SelfMetrics;
 use crate::systemd;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -42,11 +42,33 @@ pub struct Options {
     pub config_watch: bool,
 }
 
+/// `check-config`: reads the configuration file and, when given, the web config file, and
+/// returns a one-line summary, or every problem of both (one per line).
+pub fn check_files(config: &Path, web: Option<&Path>) -> Result<String, String> {
+    let mut problems = Vec::new();
+    let mut summary = String::new();
+    match crate::config::load(config) {
+        Ok(cfg) => summary = format!("{}: valid, {} plugins", config.display(), cfg.plugins.len()),
+        Err(e) => problems.push(crate::error_chain(&e)),
+    }
+    if let Some(web) = web {
+        match crate::web::load(web) {
+            Ok(_) => summary.push_str(&format!("; {}: valid", web.display())),
+            Err(e) => problems.push(crate::error_chain(&e)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(summary)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
 /// Why the exporter could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The configuration is invalid; nothing was started.
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     /// A listen address could not be bound; nothing was started.
     #[error("cannot listen on {address}")]
@@ -67,7 +89,7 @@ pub enum AppError {
     #[error("cannot install the SIGHUP handler")]
     Sighup(#[source] std::io::Error),
     /// The web config file is invalid; nothing was started.
-    #[error("{0}")]
+    #[error(transparent)]
     Web(#[from] crate::web::WebConfigError),
     /// `--web.systemd-socket` was given but systemd passed no usable socket.
     #[error("cannot use the sockets systemd passes (--web.systemd-socket)")]
@@ -116,7 +138,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     let web = match &opts.web_config {
         Some(path) => {
             let web = crate::web::load(path)?;
-            tracing::info!(file = %path.display(), config = ?web, "web config loaded");
+            tracing::info!(file = %path.display(), tls = web.tls_acceptor().is_some(), "web config loaded");
             web
         }
         None => crate::web::WebConfig::disabled(),
@@ -195,7 +217,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     // Listeners bound and every supervisor started: tell systemd (Type=notify) we are up.
     if let Some(interval) = systemd::watchdog_interval() {
         systemd::spawn_watchdog(interval);
-        tracing::info!(interval = ?interval, "sending systemd watchdog notifications");
+        tracing::info!(
+            interval_ms = interval.as_millis() as u64,
+            "sending systemd watchdog notifications"
+        );
     }
     if let Err(e) = systemd::ready() {
         tracing::warn!(error = %e, "cannot notify systemd of readiness");
@@ -238,6 +263,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         tracing::warn!(processes = strays, "killed stray plugin processes");
     }
     sandbox.cgroups.cleanup();
+    guard::stop_guard().await;
     tracing::info!("stopped");
     Ok(())
 }

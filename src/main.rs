@@ -57,10 +57,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Validates a configuration file: exit 0 when valid, else print every problem and exit 1.
+    /// Validates a configuration file (and a web config file, when given): exit 0 when valid,
+    /// else print every problem of both and exit 1.
     CheckConfig {
         /// The file to check.
         file: PathBuf,
+        /// A web config file to check too (TLS, basic auth, headers).
+        #[arg(long = "web.config.file")]
+        web_config: Option<PathBuf>,
     },
     /// Checks a plugin against the protocol and the exporter's validation: exit 0 when it
     /// conforms (warnings allowed), 1 on any error, 2 when the command cannot be started.
@@ -100,14 +104,15 @@ fn main() -> ExitCode {
         plugin_exporter::process::guard::run_guard(*supervisor);
         return ExitCode::SUCCESS;
     }
-    if let Some(Command::CheckConfig { file }) = &cli.command {
-        return match config::load(file) {
-            Ok(cfg) => {
-                println!("{}: valid, {} plugins", file.display(), cfg.plugins.len());
+    if let Some(Command::CheckConfig { file, web_config }) = &cli.command {
+        let web = web_config.as_deref().or(cli.web_config.as_deref());
+        return match app::check_files(file, web) {
+            Ok(summary) => {
+                println!("{summary}");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("{}", plugin_exporter::error_chain(&e));
+            Err(problems) => {
+                eprintln!("{problems}");
                 ExitCode::FAILURE
             }
         };

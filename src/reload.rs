@@ -52,10 +52,20 @@ pub struct Summary {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
         write!(
             f,
-            "added {:?}, changed {:?}, removed {:?}, {} unchanged",
-            self.added, self.changed, self.removed, self.kept
+            "added {}; changed {}; removed {}; {} unchanged",
+            list(&self.added),
+            list(&self.changed),
+            list(&self.removed),
+            self.kept
         )
     }
 }

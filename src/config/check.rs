@@ -99,9 +99,10 @@ impl<'a> Reporter<'a> {
     }
 }
 
-/// Turns yaml_serde's error into a problem: its position, its path as our key, its message
-/// without the position and path it embeds (they are in the other fields).
-pub(crate) fn syntax_problem(text: &str, err: &yaml_serde::Error) -> Problem {
+/// Turns yaml_serde's error into a problem (its position, its path as our key, its message
+/// without the position and path it embeds: they are in the other fields), and the path of
+/// the offending key.
+pub(crate) fn syntax_problem_at(text: &str, err: &yaml_serde::Error) -> (Problem, Vec<Seg>) {
     let report = Reporter::new(text, plugin_names(text));
     let mut at = err.location().map(|at| (at.line(), at.column()));
     let mut message = err.to_string();
@@ -138,12 +139,18 @@ pub(crate) fn syntax_problem(text: &str, err: &yaml_serde::Error) -> Problem {
             at = Some(found);
         }
     }
-    Problem {
+    let problem = Problem {
         line: at.map(|(line, _)| line),
         column: at.map(|(_, column)| column),
         key: report.key(&path),
         message,
-    }
+    };
+    (problem, path)
+}
+
+/// Where `path` is in `text`, when it can be told for certain.
+pub(crate) fn position_of(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
+    Reporter::new(text, plugin_names(text)).position(path, 0)
 }
 
 fn key(name: &str) -> Seg {

@@ -73,6 +73,7 @@ mod check;
 pub mod duration;
 mod env;
 mod error;
+mod lenient;
 mod limits;
 mod locate;
 mod model;
@@ -80,7 +81,6 @@ mod raw;
 mod run_as;
 pub mod size;
 
-use raw::RawConfig;
 use std::path::Path;
 
 pub use env::Secret;
@@ -118,11 +118,16 @@ pub fn parse_str(
         path: file.to_path_buf(),
         problems,
     };
-    let raw: RawConfig = yaml_serde::from_str(text)
-        .map_err(|err| invalid(vec![check::syntax_problem(text, &err)]))?;
+    // Every key that cannot be read is reported and left out; the checks then run on the
+    // rest, so one run lists every problem.
+    let (raw, mut problems) = lenient::read(text);
+    let Some(raw) = raw else {
+        return Err(invalid(problems));
+    };
     let mut report = check::Reporter::new(text, raw.names());
     let config = check::resolve(raw, file, env, &mut report);
-    match report.into_problems() {
+    problems.extend(report.into_problems());
+    match problems {
         problems if problems.is_empty() => Ok(config),
         problems => Err(invalid(problems)),
     }

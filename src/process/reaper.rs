@@ -18,12 +18,34 @@ pub enum ExitStatus {
     Signaled(i32),
 }
 
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exit code {code}"),
+            ExitStatus::Signaled(sig) => write!(f, "signal {sig}"),
+        }
+    }
+}
+
 /// Tracked children: pid -> who wants its exit status.
 type Waiters = Mutex<HashMap<i32, oneshot::Sender<ExitStatus>>>;
 
-pub(super) fn waiters() -> &'static Waiters {
+fn waiters() -> &'static Waiters {
     static W: OnceLock<Waiters> = OnceLock::new();
     W.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Spawns `cmd` as a tracked child: its exit status arrives on the receiver once the reaper
+/// reaped it. The waiter table is held while forking so the reaper cannot reap the new pid
+/// before it is registered (it would then be taken for an orphan and its status lost).
+pub(crate) fn spawn_tracked(
+    cmd: &mut std::process::Command,
+) -> io::Result<(std::process::Child, oneshot::Receiver<ExitStatus>)> {
+    let mut table = waiters().lock().unwrap_or_else(|e| e.into_inner());
+    let child = cmd.spawn()?;
+    let (tx, rx) = oneshot::channel();
+    table.insert(child.id() as i32, tx);
+    Ok((child, rx))
 }
 
 /// Owns `waitpid` for the whole process.
@@ -80,7 +102,7 @@ pub fn reap_all() {
         } else {
             tracing::debug!(
                 pid = pid.as_raw(),
-                ?status,
+                %status,
                 "reaped an orphaned plugin descendant"
             );
         }

@@ -2,7 +2,7 @@
 //! and the child sets up its own fence between fork and exec. The only module with `unsafe`
 //! code besides systemd's socket handling.
 
-use super::reaper::{waiters, ExitStatus};
+use super::reaper::{spawn_tracked, ExitStatus};
 use super::tags::{TAG_PLUGIN, TAG_SUPERVISOR};
 use nix::unistd::Pid;
 use std::ffi::OsString;
@@ -135,14 +135,8 @@ fn spawn_now(spec: &SpawnSpec) -> io::Result<Spawned> {
     unsafe {
         cmd.pre_exec(move || child_setup(parent, &join, &rlimits, run_as.as_ref()));
     }
-    // Hold the waiter table while forking so the reaper cannot reap the new pid before it is
-    // registered (it would then be treated as an unknown orphan and its status lost).
-    let mut table = waiters().lock().unwrap_or_else(|e| e.into_inner());
-    let mut child = cmd.spawn()?;
+    let (mut child, rx) = spawn_tracked(&mut cmd)?;
     let pid = child.id() as i32;
-    let (tx, rx) = oneshot::channel();
-    table.insert(pid, tx);
-    drop(table);
     // The std Child is never waited on: the reaper owns waitpid. Dropping it does not wait.
     let stdin = child.stdin.take().expect("stdin was piped").into();
     let stdout = child.stdout.take().expect("stdout was piped").into();

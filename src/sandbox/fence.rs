@@ -65,7 +65,13 @@ impl Fence {
                 pids: limits.pids,
             };
             match sandbox.cgroups.create(plugin, &cl) {
-                Ok(c) => Some(c),
+                Ok(c) => {
+                    // Emptied and removed by the guard if the exporter dies.
+                    for dir in c.dirs() {
+                        crate::process::guard::watch_cgroup(dir);
+                    }
+                    Some(c)
+                }
                 Err(e) => {
                     tracing::error!(plugin, error = %e, "cannot create the plugin's cgroup; it runs with rlimits only");
                     None

@@ -199,7 +199,7 @@ pub enum Failure {
     #[error("cannot start: {0}")]
     Spawn(String),
     /// The run failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Run(#[from] RunError),
     /// A prometheus-format command that did not exit 0.
     #[error("{}", exit_text(*.0))]

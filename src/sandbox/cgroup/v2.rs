@@ -83,7 +83,7 @@ pub(crate) fn detect(
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "controller(s) {} not offered to {rel} (cgroup.controllers: {:?}); enable them in \
+            "controller(s) {} not offered to {rel} (cgroup.controllers: \"{}\"); enable them in \
              the parent's cgroup.subtree_control (systemd: Delegate=yes)",
             missing.join(", "),
             offered.join(" ")
