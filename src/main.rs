@@ -72,9 +72,14 @@ enum Command {
         /// How the plugin talks: jsonl, prometheus or nagios.
         #[arg(long, default_value = "jsonl", value_parser = plugin_exporter::check_plugin::parse_format)]
         format: config::Format,
-        /// Collects to send (jsonl), or runs (prometheus, nagios).
+        /// Collects to send (jsonl), pushes to wait for (jsonl, --mode push), or runs
+        /// (prometheus, nagios).
         #[arg(long, default_value_t = 3)]
         collects: u32,
+        /// The plugin's mode: scrape (answers collects) or push (sends batches on its own; each
+        /// must come within --timeout of the one before).
+        #[arg(long, default_value = "scrape", value_parser = ["scrape", "push"])]
+        mode: String,
         /// Deadline of each collect or run.
         #[arg(long, default_value = "5s", value_parser = parse_duration)]
         timeout: std::time::Duration,
@@ -120,6 +125,7 @@ fn main() -> ExitCode {
     if let Some(Command::CheckPlugin {
         format,
         collects,
+        mode,
         timeout,
         report,
         command,
@@ -128,6 +134,7 @@ fn main() -> ExitCode {
         let opts = plugin_exporter::check_plugin::Options {
             format,
             collects,
+            push: mode == "push",
             timeout,
             command,
         };

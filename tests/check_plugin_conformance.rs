@@ -119,6 +119,46 @@ fn every_example_script_passes() {
 }
 
 #[test]
+fn a_push_mode_plugin_passes_in_push_mode_and_fails_as_a_scrape_plugin() {
+    let push = repo().join("tests/fixtures/plugins/push_good.sh");
+    let push = push.to_string_lossy();
+    let (code, out) = check(&["--mode", "push", "--collects", "3", "--timeout", "2s", "--", &push]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("check-plugin: 0 errors, 0 warnings"), "{out}");
+    // As a scrape plugin, its batches answer no collect.
+    fails_with(
+        &["--collects", "1", "--timeout", "500ms", "--", &push],
+        &["metrics without id while no collect is pending"],
+    );
+    // A plugin that never pushes fails in push mode.
+    fails_with(
+        &["--mode", "push", "--collects", "1", "--timeout", "500ms", "--", &broken("silent.sh")],
+        &["push 1 did not come within 500ms"],
+    );
+}
+
+#[test]
+fn the_rust_push_example_passes_in_push_mode() {
+    let bin = repo().join("target/debug/sysinfo-push-plugin");
+    assert!(
+        bin.exists(),
+        "{} is not built: run `cargo build --workspace` first",
+        bin.display()
+    );
+    let (code, out) = check(&[
+        "--mode",
+        "push",
+        "--collects",
+        "1",
+        "--timeout",
+        "7s",
+        "--",
+        &bin.to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
 fn a_log_line_on_stdout_is_an_error() {
     fails_with(
         &["--collects", "1", "--", &broken("stdout_log.sh")],

@@ -462,6 +462,7 @@ fn limits_default_and_merge_key_by_key() {
         max_series: 100_000,
         max_line: 16 * MIB as usize,
         max_labels: 32,
+        require_rlimits: false,
     };
     assert_eq!(config.global.limits, expected_defaults);
     assert_eq!(config.plugins[0].limits, expected_defaults);
@@ -502,6 +503,7 @@ plugins:
         max_series: 10_000,
         max_line: MIB as usize,
         max_labels: 16,
+        require_rlimits: false,
     };
     assert_eq!(config.global.limits, global);
     assert_eq!(config.plugins[0].limits, global);
@@ -796,30 +798,61 @@ fn sha256_pins_are_read_and_checked() {
     assert_eq!(text, format!("{}{expected}", fx.at(4, 5)));
 }
 
+/// A group that exists while the test runs, with `nobody` as its member; removed on drop.
+struct TempGroup {
+    name: String,
+}
+
+impl TempGroup {
+    fn with_nobody() -> TempGroup {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test adds a group to /etc/group and needs root"
+        );
+        let name = format!("pe-test-{}", std::process::id());
+        let out = std::process::Command::new("groupadd")
+            .args(["--users", "nobody", &name])
+            .output()
+            .expect("groupadd (Debian's passwd package) is needed");
+        assert!(
+            out.status.success(),
+            "groupadd failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TempGroup { name }
+    }
+
+    fn gid(&self) -> u32 {
+        let groups = fs::read_to_string("/etc/group").unwrap();
+        groups
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f[0] == self.name).then(|| f[2].parse().unwrap())
+            })
+            .expect("the group just added is missing")
+    }
+}
+
+impl Drop for TempGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("groupdel").arg(&self.name).status();
+    }
+}
+
 #[test]
 fn supplementary_groups_come_from_the_group_database() {
-    // Needs a group in /etc/group that lists a member; base Debian has none, so look for one.
-    let passwd = fs::read_to_string("/etc/passwd").unwrap();
-    let users: Vec<&str> = passwd.lines().filter_map(|l| l.split(':').next()).collect();
-    let groups = fs::read_to_string("/etc/group").unwrap();
-    let membership = groups.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        let member = fields.get(3)?.split(',').find(|m| users.contains(m))?;
-        Some((member.to_string(), fields[2].parse::<u32>().ok()?))
-    });
-    let Some((member, gid)) = membership else {
-        eprintln!("skipped: no group in /etc/group lists a member that exists");
-        return;
-    };
+    let group = TempGroup::with_nobody();
+    let gid = group.gid();
     let fx = Fixture::new();
-    let (_, primary) = passwd_ids(&member);
-    let yaml = format!("plugins:\n  - name: a\n    command: [./plugin]\n    user: {member}\n");
-    let config = fx.parse(&yaml).unwrap();
+    let (_, primary) = passwd_ids("nobody");
+    let yaml = "plugins:\n  - name: a\n    command: [./plugin]\n    user: nobody\n";
+    let config = fx.parse(yaml).unwrap();
     let run_as = config.plugins[0].run_as.clone().unwrap();
     assert_eq!(run_as.gid, Some(primary));
     assert!(run_as.groups.contains(&primary), "{run_as:?}");
     assert!(
         run_as.groups.contains(&gid),
-        "{member} is in group {gid}: {run_as:?}"
+        "nobody is in group {gid}: {run_as:?}"
     );
 }

@@ -244,24 +244,24 @@ fn check_users_gives_a_user_count_with_thresholds() {
 }
 
 #[test]
-fn check_swap_gives_bytes_when_the_machine_has_swap() {
-    if !has_swap() {
-        eprintln!("no active swap in /proc/swaps: check_swap not run");
-        return;
-    }
+fn check_swap_gives_bytes_with_swap_and_critical_zeros_without() {
     let body = single(&SWAP);
-    assert!(
-        value(
-            &body,
-            r#"nagios_perfdata_bytes{label="swap",plugin="swap"}"#
-        ) >= 0.0
+    let bytes = value(
+        &body,
+        r#"nagios_perfdata_bytes{label="swap",plugin="swap"}"#,
     );
-    assert!(
-        value(
-            &body,
-            r#"nagios_perfdata_maximum_bytes{label="swap",plugin="swap"}"#
-        ) > 0.0
+    let maximum = value(
+        &body,
+        r#"nagios_perfdata_maximum_bytes{label="swap",plugin="swap"}"#,
     );
+    let status = value(&body, r#"nagios_status{plugin="swap"}"#);
+    if has_swap() {
+        assert!(bytes >= 0.0 && maximum > 0.0 && bytes <= maximum, "{body}");
+    } else {
+        // No swap area: check_swap says CRITICAL, and its zero-sized perfdata still comes
+        // through as bytes.
+        assert_eq!((bytes, maximum, status), (0.0, 0.0, 2.0), "{body}");
+    }
 }
 
 #[test]

@@ -55,6 +55,10 @@ struct Session<'r> {
     live: Option<Pending>,
     messages: usize,
     stdout_closed: bool,
+    /// Push mode: batches without a collect are pushes, not errors.
+    push: bool,
+    /// Pushes seen.
+    pushes: u32,
 }
 
 /// Runs the whole check of a JSON-lines plugin. Fails only when the plugin cannot be
@@ -65,8 +69,14 @@ pub async fn check(opts: &Options, report: &mut Report) -> Result<(), CheckError
         .await
         .map_err(|e| CheckError::start(&opts.command, e))?;
     let mut s = Session::new(report, Start::Session, opts.timeout);
+    s.push = opts.push;
     child.send(&hello()).await;
-    if s.collect_all(&mut child, opts.collects).await {
+    let running = if opts.push {
+        s.await_pushes(&mut child, opts.collects).await
+    } else {
+        s.collect_all(&mut child, opts.collects).await
+    };
+    if running {
         child.send(&HostMessage::Shutdown(Shutdown {})).await;
         child.close_stdin();
         s.expect_exit(&mut child, "after shutdown").await;
@@ -103,7 +113,54 @@ impl<'r> Session<'r> {
             live: None,
             messages: 0,
             stdout_closed: false,
+            push: false,
+            pushes: 0,
         }
+    }
+
+    /// Push mode: waits for `pushes` batches, each within the timeout of the one before. False
+    /// when the plugin is gone (or was killed for closing stdout).
+    async fn await_pushes(&mut self, child: &mut Child, pushes: u32) -> bool {
+        while self.pushes < pushes {
+            let seen = self.pushes;
+            let deadline = Instant::now() + self.timeout;
+            while self.pushes == seen {
+                match child.next(deadline).await {
+                    Event::Closed => {}
+                    Event::Output(o) => {
+                        self.handle(o);
+                        if self.stdout_closed && !self.stdout_closed_ok(child, &format!("after {seen} of {pushes} pushes")).await {
+                            return false;
+                        }
+                    }
+                    Event::Exited(status) => {
+                        self.drain(child).await;
+                        self.report.error(
+                            "",
+                            format!(
+                                "the plugin exited ({}) after {seen} of {pushes} pushes, before \
+                                 any shutdown (the exporter restarts it)",
+                                describe(status)
+                            ),
+                        );
+                        return false;
+                    }
+                    Event::Deadline => {
+                        self.report.error(
+                            "",
+                            format!(
+                                "push {} did not come within {} (in push mode the exporter \
+                                 drops a plugin's series after 3 intervals without a push)",
+                                seen + 1,
+                                human(self.timeout)
+                            ),
+                        );
+                        return true;
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// Sends the collects one at a time. False when the plugin is gone (or was killed for
@@ -124,7 +181,7 @@ impl<'r> Session<'r> {
                     Event::Closed => {}
                     Event::Output(o) => {
                         self.handle(o);
-                        if self.stdout_closed && !self.stdout_closed_ok(child, id).await {
+                        if self.stdout_closed && !self.stdout_closed_ok(child, &format!("while collect {id} was open")).await {
                             return false;
                         }
                     }
@@ -156,7 +213,7 @@ impl<'r> Session<'r> {
 
     /// Stdout closed during the collects: the plugin exits (reported) or keeps running
     /// without it (reported, killed). Returns false either way: the session is over.
-    async fn stdout_closed_ok(&mut self, child: &mut Child, id: u64) -> bool {
+    async fn stdout_closed_ok(&mut self, child: &mut Child, when: &str) -> bool {
         let until = Instant::now() + EOF_EXIT_WAIT;
         loop {
             match child.next(until).await {
@@ -167,8 +224,8 @@ impl<'r> Session<'r> {
                     self.report.error(
                         "",
                         format!(
-                            "the plugin exited ({}) while collect {id} was open, before any \
-                             shutdown (the exporter restarts it)",
+                            "the plugin exited ({}) {when}, before any shutdown (the exporter \
+                             restarts it)",
                             describe(status)
                         ),
                     );
@@ -377,6 +434,10 @@ impl<'r> Session<'r> {
                     ),
                 };
                 self.report.counted(late, at, why);
+                None
+            }
+            Answer::Unsolicited if self.push && what == "metrics" => {
+                self.pushes += 1;
                 None
             }
             Answer::Unsolicited => {

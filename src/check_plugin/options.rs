@@ -9,8 +9,11 @@ use crate::config::Format;
 pub struct Options {
     /// How the plugin talks: JSON lines, Prometheus text, or a Nagios plugin.
     pub format: Format,
-    /// Collects to send (jsonl) or runs (one-shot formats).
+    /// Collects to send (jsonl), pushes to wait for (jsonl in push mode), or runs (one-shot
+    /// formats).
     pub collects: u32,
+    /// Push mode: the plugin sends batches on its own and is sent no collect.
+    pub push: bool,
     /// Deadline of each collect or run.
     pub timeout: Duration,
     /// The plugin's command and arguments.

@@ -37,7 +37,10 @@ pub(crate) fn read(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
             problem.line = at.map(|(line, _)| line);
             problem.column = at.map(|(_, column)| column);
         }
-        let repeated = problems.last().is_some_and(|p| *p == problem);
+        // A key left out in an earlier round and now missing is the same problem again.
+        let repeated = problems
+            .iter()
+            .any(|p| *p == problem || (!p.key.is_empty() && p.key == problem.key));
         if !repeated {
             problems.push(problem.clone());
         }

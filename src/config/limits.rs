@@ -29,6 +29,9 @@ pub struct Limits {
     pub max_line: usize,
     /// Most labels on one series.
     pub max_labels: usize,
+    /// Refuse to start the plugin when an rlimit (`nofile`, `fsize`, ...) is above what the
+    /// exporter may grant, instead of lowering it to the exporter's own hard limit.
+    pub require_rlimits: bool,
 }
 
 impl Limits {
@@ -60,6 +63,7 @@ impl Default for Limits {
             max_series: 100_000,
             max_line: 16 << 20,
             max_labels: 32,
+            require_rlimits: false,
         }
     }
 }
@@ -70,7 +74,7 @@ impl Default for Limits {
 #[serde(
     deny_unknown_fields,
     expecting = "a mapping with the keys `memory`, `cpu`, `pids`, `nofile`, `fsize`, \
-                 `max_series`, `max_line` and `max_labels`"
+                 `max_series`, `max_line`, `max_labels` and `require_rlimits`"
 )]
 pub(crate) struct RawLimits {
     #[serde(default, deserialize_with = "nullable")]
@@ -89,6 +93,7 @@ pub(crate) struct RawLimits {
     max_line: Option<Option<RawSize>>,
     #[serde(default, deserialize_with = "nullable")]
     max_labels: Option<Option<RawCount>>,
+    require_rlimits: Option<bool>,
 }
 
 /// Reads a present key, keeping `null` apart from absence (which `#[serde(default)]` gives).
@@ -196,6 +201,9 @@ pub(crate) fn merge(raw: Option<RawLimits>, base: &Limits) -> (Limits, Vec<Limit
             }
             limits.max_labels = to_usize("max_labels", max_labels, &mut check);
         }
+    }
+    if let Some(require) = raw.require_rlimits {
+        limits.require_rlimits = require;
     }
     (limits, problems)
 }

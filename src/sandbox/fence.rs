@@ -1,6 +1,7 @@
 //! The fence around one plugin: its cgroup (or, without cgroups, the watchdog), the rlimits
 //! its process starts with, and the usage figures the exporter reports for it.
 
+use super::rlimits::{grantable, Lowered};
 use super::cgroup::{CgroupLimits, CgroupMode, Cgroups, PluginCgroup};
 use super::watchdog::{WatchLimits, Watchdog};
 use crate::config::Limits;
@@ -86,10 +87,16 @@ impl Fence {
         }
     }
 
-    /// The rlimits for the plugin's process. Cores are always off. Without a cgroup holding
-    /// memory, RLIMIT_DATA stands in for the memory limit; RLIMIT_NPROC counts every process
-    /// of the real uid, so it is set only when the plugin has a uid of its own.
-    pub fn rlimits(&self, own_uid: bool) -> Vec<(Rlimit, u64)> {
+    /// The rlimits for the plugin's process, each lowered to what the exporter may grant
+    /// ([`super::rlimits::grantable`]), and what was lowered. Cores are always off. Without
+    /// a cgroup holding memory, RLIMIT_DATA stands in for the memory limit; RLIMIT_NPROC
+    /// counts every process of the real uid, so it is set only when the plugin has a uid of
+    /// its own.
+    pub fn rlimits(&self, own_uid: bool) -> (Vec<(Rlimit, u64)>, Vec<Lowered>) {
+        grantable(self.wanted_rlimits(own_uid))
+    }
+
+    fn wanted_rlimits(&self, own_uid: bool) -> Vec<(Rlimit, u64)> {
         let mut r = vec![
             (libc::RLIMIT_CORE, 0),
             (libc::RLIMIT_NOFILE, self.limits.nofile),

@@ -15,7 +15,7 @@ use super::status::Core;
 use crate::codes::RestartReason;
 use crate::config::PluginConfig;
 use crate::process::reaper::ExitStatus;
-use crate::process::spawn::{Identity, SpawnSpec, Spawned, Spawner};
+use crate::process::spawn::{Identity, Rlimit, SpawnSpec, Spawned, Spawner};
 use crate::process::tags;
 use crate::sandbox::{Fence, Sandbox};
 
@@ -135,6 +135,29 @@ impl Context {
         env
     }
 
+    /// The plugin's rlimits, lowered to what the exporter may grant: each lowering is logged
+    /// once and shown in the API; with `require_rlimits` a lowering refuses the start.
+    fn rlimits(&self, own_uid: bool) -> Result<Vec<(Rlimit, u64)>, String> {
+        let (limits, lowered) = self.core.fence.rlimits(own_uid);
+        if lowered.is_empty() {
+            return Ok(limits);
+        }
+        if self.core.cfg.limits.require_rlimits {
+            let why: Vec<String> = lowered.iter().map(|l| l.to_string()).collect();
+            return Err(format!(
+                "{}; not starting it, since limits.require_rlimits is set",
+                why.join("; ")
+            ));
+        }
+        if self.core.set_lowered(&lowered) {
+            for l in &lowered {
+                tracing::warn!(plugin = %self.name(), limit = l.limit, configured = l.configured,
+                    applied = l.applied, "{l}");
+            }
+        }
+        Ok(limits)
+    }
+
     /// What to start, fenced: environment, rlimits, cgroup, identity.
     fn spawn_spec(&self) -> Result<SpawnSpec, String> {
         let cfg = &self.core.cfg;
@@ -153,7 +176,7 @@ impl Context {
             argv: cfg.command.clone(),
             env: self.environment(),
             working_dir: cfg.working_dir.clone(),
-            rlimits: self.core.fence.rlimits(own_uid),
+            rlimits: self.rlimits(own_uid)?,
             cgroup_join,
             run_as: cfg.run_as.as_ref().map(|r| Identity {
                 uid: r.uid,

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::config::{Mode, PluginConfig};
+use crate::sandbox::rlimits::Lowered;
 use crate::sandbox::{Fence, Usage};
 use crate::selfmetrics::SelfMetrics;
 
@@ -105,6 +106,8 @@ impl Core {
                 "max_series": cfg.limits.max_series,
                 "max_line_bytes": cfg.limits.max_line,
                 "max_labels": cfg.limits.max_labels,
+                "require_rlimits": cfg.limits.require_rlimits,
+                "rlimits_lowered": [],
             }),
             usage: Usage::default(),
         };
@@ -176,6 +179,19 @@ impl Core {
         let now = self.fence.usage();
         self.metrics.usage(self.name(), &now, &mut seen.0);
         seen.1 = Some(Instant::now());
+    }
+
+    /// Records the rlimits lowered below the configuration, for the API; true when they
+    /// differ from what was recorded (so the caller logs them once).
+    pub fn set_lowered(&self, lowered: &[Lowered]) -> bool {
+        let value = serde_json::to_value(lowered).unwrap_or_default();
+        let mut st = self.status();
+        let slot = &mut st.limits["rlimits_lowered"];
+        if *slot == value {
+            return false;
+        }
+        *slot = value;
+        true
     }
 
     /// Marks the plugin stopped for good, so that no later usage refresh reports it.
