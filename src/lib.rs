@@ -7,12 +7,12 @@
 //! modules import each other, directly or in a circle (`tests/source_layout.rs` checks).
 //!
 //! - [`app`]: wires everything together; signals, reloads and graceful shutdown.
-//! - [`http`]: the hyper server: routes and headers for `/metrics`, the landing page,
-//!   health, readiness, reload and the JSON API. [`web`]: `--web.config.file` (TLS, basic
-//!   auth, response headers). [`systemd`]: sd_notify and socket activation.
+//! - `http`: the hyper server: routes and headers for `/metrics`, the landing page,
+//!   health, readiness, reload and the JSON API. `web`: `--web.config.file` (TLS, basic
+//!   auth, response headers). `systemd`: sd_notify and socket activation.
 //! - [`scrape`]: one scrape: concurrent collects, usage refresh, the exporter's own metrics,
 //!   the merge and its drop counting.
-//! - [`reload`]: the running plugin set; reloads restart only plugins whose config changed.
+//! - `reload`: the running plugin set; reloads restart only plugins whose config changed.
 //! - [`check_plugin`]: `plugin-exporter check-plugin`, the conformance checker for authors.
 //!   It decides nothing itself: it drives the collector's own line parser, command runner
 //!   and validation, and prints the reasons they give.
@@ -25,7 +25,7 @@
 //! - [`sandbox`]: a plugin's fence ([`sandbox::Fence`]: cgroup v2/v1 or the watchdog,
 //!   rlimits, usage figures).
 //! - [`process`]: spawning with the pre-exec setup, the reaper, process tags and sweeps, the
-//!   guard. The only `unsafe` code lives in [`process::spawn`] and [`systemd`].
+//!   guard. The only `unsafe` code lives in [`process::spawn`] and `systemd`.
 //! - [`selfmetrics`]: the exporter's own metrics (prometheus crate, encoded by ours), labelled
 //!   by the fixed codes of [`codes`].
 //! - [`exposition`]: model, validation (each drop with a typed [`exposition::drop_reason`]),
@@ -38,7 +38,7 @@
 //!
 //! # The path of one scrape
 //!
-//! 1. [`http`] routes `GET /metrics`, negotiates the format and gzip, and reads the scrape
+//! 1. `http` routes `GET /metrics`, negotiates the format and gzip, and reads the scrape
 //!    timeout header into a budget ([`scrape::scrape_budget`]).
 //! 2. [`scrape::Scraper::scrape`] asks every [`plugin::PluginHandle`] for a batch at once.
 //!    A scrape-mode plugin's handle sends a collect request to its supervisor task, which
