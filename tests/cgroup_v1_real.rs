@@ -177,7 +177,7 @@ fn limits_read_back_and_a_child_joins_every_hierarchy_before_exec() {
     }
     assert_eq!(p.procs(), [pid]);
     assert!(!p.is_empty());
-    assert!(p.stats().processes >= 1, "{:?}", p.stats());
+    assert!(p.usage().processes >= 1, "{:?}", p.usage());
 
     assert!(p.kill_all(), "kill_all left {:?}", p.procs());
     assert!(p.is_empty());
@@ -237,7 +237,7 @@ fn a_plugin_over_its_memory_limit_is_oom_killed_and_counted() {
         pids: Some(16),
     };
     let p = create(&cg, "oom", limits);
-    let before = p.stats();
+    let before = p.usage();
     assert_eq!(before.oom_kills, 0, "{before:?}");
     let fds = p.join_files().unwrap();
     // tail keeps everything since the last newline, and /dev/zero has none: it grows
@@ -246,9 +246,9 @@ fn a_plugin_over_its_memory_limit_is_oom_killed_and_counted() {
     drop(fds);
     let status = wait_for(&mut child, Duration::from_secs(30), "tail /dev/zero");
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
-    let after = p.stats();
+    let after = p.usage();
     assert!(after.oom_kills > before.oom_kills, "{after:?}");
-    assert!(after.memory_limit_hits > 0, "{after:?}");
+    assert!(after.memory_hits > 0, "{after:?}");
     p.remove().unwrap();
 }
 
@@ -268,12 +268,12 @@ fn kill_all_empties_a_cgroup_whose_plugin_keeps_forking() {
     let mut child = spawn_joined(&fds, &["perl", "-e", "fork while 1"]);
     drop(fds);
     assert!(
-        eventually(Duration::from_secs(10), || p.stats().pids_limit_hits > 0),
+        eventually(Duration::from_secs(10), || p.usage().pids_hits > 0),
         "the fork loop never hit pids.max: {:?}",
-        p.stats()
+        p.usage()
     );
     assert!(p.procs().len() > 1, "{:?}", p.procs());
-    assert!(p.stats().processes <= 64, "{:?}", p.stats());
+    assert!(p.usage().processes <= 64, "{:?}", p.usage());
     assert!(p.kill_all(), "kill_all left {:?}", p.procs());
     assert!(p.is_empty());
     let status = wait_for(&mut child, Duration::from_secs(5), "fork loop");

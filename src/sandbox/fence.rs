@@ -3,6 +3,7 @@
 
 use super::rlimits::{grantable, Lowered};
 use super::cgroup::{CgroupLimits, CgroupMode, Cgroups, PluginCgroup};
+use super::usage::Usage;
 use super::watchdog::{WatchLimits, Watchdog};
 use crate::config::Limits;
 use crate::process::spawn::Rlimit;
@@ -24,25 +25,6 @@ impl Sandbox {
             .then(|| Watchdog::start(std::time::Duration::from_millis(100)));
         Arc::new(Sandbox { cgroups, watchdog })
     }
-}
-
-/// Resource use of a plugin's whole process tree, cumulative where it counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
-pub struct Usage {
-    /// Memory in use now.
-    pub memory_bytes: u64,
-    /// CPU time used, cumulative over restarts.
-    pub cpu_seconds: f64,
-    /// Processes (v1/v2: tasks) now.
-    pub processes: u64,
-    /// Kills for exceeding the memory limit (kernel OOM kills, or the watchdog's).
-    pub oom_kills: u64,
-    /// Times the memory limit was hit.
-    pub memory_hits: u64,
-    /// Times the process limit was hit.
-    pub pids_hits: u64,
-    /// Times the CPU quota throttled the plugin.
-    pub cpu_hits: u64,
 }
 
 /// One plugin's fence.
@@ -172,33 +154,12 @@ impl Fence {
     /// The plugin's resource use now.
     pub fn usage(&self) -> Usage {
         if let Some(c) = &self.cgroup {
-            let s = c.stats();
-            return Usage {
-                memory_bytes: s.memory_bytes,
-                cpu_seconds: s.cpu_seconds,
-                processes: s.processes,
-                oom_kills: s.oom_kills,
-                memory_hits: s.memory_limit_hits,
-                pids_hits: s.pids_limit_hits,
-                cpu_hits: s.cpu_throttled,
-            };
+            return c.usage();
         }
-        match self
-            .sandbox
+        self.sandbox
             .watchdog
             .as_ref()
-            .and_then(|w| w.stats(&self.plugin))
-        {
-            Some(s) => Usage {
-                memory_bytes: s.memory_bytes,
-                cpu_seconds: s.cpu_seconds,
-                processes: s.processes,
-                oom_kills: s.memory_kills,
-                memory_hits: s.memory_kills,
-                pids_hits: 0,
-                cpu_hits: s.cpu_throttles,
-            },
-            None => Usage::default(),
-        }
+            .and_then(|w| w.usage(&self.plugin))
+            .unwrap_or_default()
     }
 }

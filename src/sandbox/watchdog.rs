@@ -35,6 +35,7 @@
 //! - A stopped plugin answers nothing until it is continued; a plugin far over its quota is
 //!   stopped most of the time.
 
+use super::usage::Usage;
 use super::proc_scan::{read_stat, scan, ProcStat, TagCache, Target};
 use crate::process::tags::signal_group;
 use nix::errno::Errno;
@@ -164,6 +165,21 @@ impl Watchdog {
     /// What the watchdog saw of `plugin`; `None` if it was never watched.
     pub fn stats(&self, plugin: &str) -> Option<WatchStats> {
         self.inner.lock().get(plugin).map(|p| p.stats)
+    }
+
+    /// The resource use of `plugin` as the exporter reports it; `None` if it was never
+    /// watched. The watchdog cannot see refused forks, so `pids_hits` stays 0; a kill for
+    /// memory is both an OOM kill and a memory limit hit.
+    pub fn usage(&self, plugin: &str) -> Option<Usage> {
+        self.stats(plugin).map(|s| Usage {
+            memory_bytes: s.memory_bytes,
+            cpu_seconds: s.cpu_seconds,
+            processes: s.processes,
+            oom_kills: s.memory_kills,
+            memory_hits: s.memory_kills,
+            pids_hits: 0,
+            cpu_hits: s.cpu_throttles,
+        })
     }
 }
 

@@ -24,7 +24,7 @@
 //! This file holds the manager ([`Cgroups`]), one plugin's cgroup ([`PluginCgroup`]) and the
 //! [`CgroupMode`]; they dispatch to the backends `v1.rs` and `v2.rs`. What both backends
 //! need is in files of its own, none of which uses this one: `limits.rs` ([`CgroupLimits`]
-//! and the CPU quota), `stats.rs` ([`CgroupStats`]), `error.rs` ([`CgroupError`]),
+//! and the CPU quota), `error.rs` ([`CgroupError`]),
 //! `proc_cgroup.rs` (reading `/proc/self/cgroup`), `control.rs` (reading and writing control
 //! files) and `kill.rs` (emptying and removing cgroups).
 
@@ -33,19 +33,18 @@ mod error;
 mod kill;
 mod limits;
 mod proc_cgroup;
-mod stats;
 mod v1;
 mod v2;
 
 pub use error::CgroupError;
 pub use limits::CgroupLimits;
-pub use stats::CgroupStats;
 
 use control::write_value;
 use error::chain;
 use kill::{kill_until_empty, procs_of, remove_tree};
 use limits::cpu_quota_us;
 use proc_cgroup::parse_proc_cgroup;
+use crate::sandbox::usage::Usage;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -251,10 +250,10 @@ impl PluginCgroup {
     }
 
     /// Usage figures; a file that is missing or unreadable counts as 0.
-    pub fn stats(&self) -> CgroupStats {
+    pub fn usage(&self) -> Usage {
         match &self.leaf {
-            Leaf::V2(d) => v2::stats(d),
-            Leaf::V1(d) => d.stats(),
+            Leaf::V2(d) => v2::usage(d),
+            Leaf::V1(d) => d.usage(),
         }
     }
 

@@ -23,7 +23,7 @@ use super::error::{chain, CgroupError};
 use super::kill::{parse_pids, remove_tree};
 use super::limits::{CgroupLimits, CPU_PERIOD_US};
 use super::proc_cgroup::{parse_proc_cgroup, under, ProcLine};
-use super::stats::CgroupStats;
+use crate::sandbox::usage::Usage;
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -307,17 +307,17 @@ impl Dirs {
     }
 
     /// Usage from the v1 files.
-    pub(crate) fn stats(&self) -> CgroupStats {
-        CgroupStats {
+    pub(crate) fn usage(&self) -> Usage {
+        Usage {
             memory_bytes: read_number(&self.memory.join("memory.usage_in_bytes")),
             cpu_seconds: read_number(&self.cpuacct.join("cpuacct.usage")) as f64 / 1e9,
             processes: read_number(&self.pids.join("pids.current")),
             oom_kills: read_keyed(&self.memory.join("memory.oom_control"), "oom_kill"),
             // A charge fails on memsw or on memory, never both: the sum is the hits.
-            memory_limit_hits: read_number(&self.memory.join("memory.failcnt"))
+            memory_hits: read_number(&self.memory.join("memory.failcnt"))
                 + read_number(&self.memory.join("memory.memsw.failcnt")),
-            pids_limit_hits: read_keyed(&self.pids.join("pids.events"), "max"),
-            cpu_throttled: read_keyed(&self.cpu.join("cpu.stat"), "nr_throttled"),
+            pids_hits: read_keyed(&self.pids.join("pids.events"), "max"),
+            cpu_hits: read_keyed(&self.cpu.join("cpu.stat"), "nr_throttled"),
         }
     }
 }
@@ -498,9 +498,9 @@ mod tests {
             &d.cpu.join("cpu.stat"),
             "nr_periods 10\nnr_throttled 4\nthrottled_time 9\n",
         );
-        let s = p.stats();
+        let s = p.usage();
         assert_eq!(s.cpu_seconds, 1.5);
-        assert_eq!(s.cpu_throttled, 4);
+        assert_eq!(s.cpu_hits, 4);
     }
 
     #[test]
@@ -522,15 +522,15 @@ mod tests {
         put(&d.pids.join("pids.current"), "6\n");
         put(&d.pids.join("pids.events"), "max 8\n");
         assert_eq!(
-            p.stats(),
-            CgroupStats {
+            p.usage(),
+            Usage {
                 memory_bytes: 2 << 20,
                 cpu_seconds: 0.25,
                 processes: 6,
                 oom_kills: 3,
-                memory_limit_hits: 41,
-                pids_limit_hits: 8,
-                cpu_throttled: 2,
+                memory_hits: 41,
+                pids_hits: 8,
+                cpu_hits: 2,
             }
         );
     }

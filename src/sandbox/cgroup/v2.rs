@@ -20,7 +20,7 @@ use super::error::{chain, CgroupError};
 use super::kill::{parse_pids, remove_tree};
 use super::limits::{CgroupLimits, CPU_PERIOD_US};
 use super::proc_cgroup::{under, ProcLine};
-use super::stats::CgroupStats;
+use crate::sandbox::usage::Usage;
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -198,17 +198,17 @@ impl Tree {
 }
 
 /// Usage of the plugin cgroup `dir`.
-pub(crate) fn stats(dir: &Path) -> CgroupStats {
+pub(crate) fn usage(dir: &Path) -> Usage {
     let memory_events = dir.join("memory.events");
     let cpu_stat = dir.join("cpu.stat");
-    CgroupStats {
+    Usage {
         memory_bytes: read_number(&dir.join("memory.current")),
         cpu_seconds: read_keyed(&cpu_stat, "usage_usec") as f64 / 1e6,
         processes: read_number(&dir.join("pids.current")),
         oom_kills: read_keyed(&memory_events, "oom_kill"),
-        memory_limit_hits: read_keyed(&memory_events, "max"),
-        pids_limit_hits: read_keyed(&dir.join("pids.events"), "max"),
-        cpu_throttled: read_keyed(&cpu_stat, "nr_throttled"),
+        memory_hits: read_keyed(&memory_events, "max"),
+        pids_hits: read_keyed(&dir.join("pids.events"), "max"),
+        cpu_hits: read_keyed(&cpu_stat, "nr_throttled"),
     }
 }
 
@@ -375,19 +375,19 @@ mod tests {
         put(&dir.join("pids.current"), "3\n");
         put(&dir.join("pids.events"), "max 4\n");
         assert_eq!(
-            p.stats(),
-            CgroupStats {
+            p.usage(),
+            Usage {
                 memory_bytes: 1 << 20,
                 cpu_seconds: 2.5,
                 processes: 3,
                 oom_kills: 2,
-                memory_limit_hits: 17,
-                pids_limit_hits: 4,
-                cpu_throttled: 9,
+                memory_hits: 17,
+                pids_hits: 4,
+                cpu_hits: 9,
             }
         );
         fs::remove_file(dir.join("pids.events")).unwrap();
-        assert_eq!(p.stats().pids_limit_hits, 0);
+        assert_eq!(p.usage().pids_hits, 0);
     }
 
     #[test]
