@@ -40,6 +40,14 @@ pub struct Options {
     pub cgroups: bool,
     /// Reload when the configuration file changes.
     pub config_watch: bool,
+    /// Serve `POST /-/reload` (`--web.enable-lifecycle`).
+    pub enable_lifecycle: bool,
+    /// Serve `POST /api/v1/plugins/NAME/{restart,disable,enable}` (`--web.enable-admin-api`).
+    pub enable_admin_api: bool,
+    /// Most connections open at once (`--web.max-connections`), before the descriptor cap.
+    pub max_connections: usize,
+    /// How long a keep-alive connection may wait for its next request (`--web.idle-timeout`).
+    pub idle_timeout: Duration,
 }
 
 /// `check-config`: reads the configuration file and, when given, the web config file, and
@@ -110,14 +118,12 @@ pub async fn bind(address: &str) -> Result<TcpListener, AppError> {
             ))
         })?;
         // [::] accepts IPv4 too on dual-stack hosts; fall back where IPv6 is off.
-        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+        return match crate::http::listen_on(SocketAddr::from(([0u16; 8], port))) {
             Ok(l) => Ok(l),
-            Err(_) => TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
-                .await
-                .map_err(err),
+            Err(_) => crate::http::listen_on(SocketAddr::from(([0, 0, 0, 0], port))).map_err(err),
         };
     }
-    TcpListener::bind(address).await.map_err(err)
+    crate::http::listen(address).await.map_err(err)
 }
 
 /// The sockets systemd passes, as `--web.systemd-socket` wants them: at least one.
@@ -133,6 +139,8 @@ fn systemd_listeners() -> Result<Vec<std::net::TcpListener>, AppError> {
 
 /// Runs the exporter until `shutdown` resolves, then stops every plugin and returns.
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+    // Connections and plugins' pipes share the descriptors: take all the hard limit allows.
+    let nofile = crate::http::raise_nofile_limit();
     let cfg = config::load(&opts.config_file)?;
     // Checked before anything starts: a bad web config must not leave plugins running.
     let web = match &opts.web_config {
@@ -237,6 +245,13 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         metrics,
         telemetry_path: opts.telemetry_path.clone(),
         web: std::sync::RwLock::new(Arc::new(web)),
+        options: crate::http::ServeOptions {
+            enable_lifecycle: opts.enable_lifecycle,
+            enable_admin_api: opts.enable_admin_api,
+            max_connections: crate::http::cap_connections(opts.max_connections, nofile),
+            idle_timeout: opts.idle_timeout,
+        },
+        throttle: crate::web::Throttle::default(),
     });
     tokio::spawn(serve_reloads(
         reloader.clone(),

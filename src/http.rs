@@ -1,11 +1,16 @@
 //! The HTTP server (hyper 1.x, HTTP/1.1): routes and headers for `/metrics` (the scrape
 //! itself is [`crate::scrape`]), the landing page, `/-/healthy`, `/-/ready`, `/-/reload` and
-//! `/api/v1/plugins`.
+//! `/api/v1/plugins`. Which connections are held and for how long is the `connections`
+//! module; who may use the endpoints that change state, the `gate` module.
+
+mod connections;
+mod gate;
 
 use crate::exposition::Format;
 use crate::scrape::{scrape_budget, Scraper};
 use crate::selfmetrics::SelfMetrics;
 use bytes::Bytes;
+use connections::{Admitted, Connections, Limits, Watched, CLOSE_GRACE, HEADER_READ_TIMEOUT};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
@@ -13,9 +18,12 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+
+pub use connections::{cap_connections, listen, listen_on, raise_nofile_limit};
 
 /// Prometheus' scrape timeout header.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
@@ -34,6 +42,32 @@ pub struct Server {
     /// TLS, basic authentication and extra headers (`--web.config.file`); replaced whole on
     /// reload through [`Server::set_web`].
     pub web: std::sync::RwLock<Arc<crate::web::WebConfig>>,
+    /// What the command line sets for the server.
+    pub options: ServeOptions,
+    /// Bounds bcrypt checks and rate-limits failed logins; kept across web config reloads.
+    pub throttle: crate::web::Throttle,
+}
+
+/// What the command line sets for the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// `--web.enable-lifecycle`: `POST /-/reload` is served.
+    pub enable_lifecycle: bool,
+    /// `--web.enable-admin-api`: `POST /api/v1/plugins/NAME/{restart,disable,enable}` is served.
+    pub enable_admin_api: bool,
+    /// `--web.max-connections`, already capped to the descriptor limit.
+    pub max_connections: usize,
+    /// `--web.idle-timeout`: how long a keep-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+}
+
+/// Where a request comes from.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    /// The client's address, as the accept gave it.
+    addr: SocketAddr,
+    /// Whether the connection is TLS.
+    tls: bool,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -67,20 +101,38 @@ impl Server {
     }
 
     /// Checks basic authentication (on every endpoint, as exporter-toolkit does), then
-    /// serves `req`; every response, a 401 too, carries the configured headers.
-    async fn respond(&self, req: Request<Incoming>) -> Resp {
+    /// serves `req` from `peer`; every response, a 401 or 429 too, carries the configured
+    /// headers.
+    async fn respond(&self, req: Request<Incoming>, peer: Peer) -> Resp {
         let web = self.web();
         let authorization = req.headers().get(hyper::header::AUTHORIZATION);
-        let mut resp = if web.authorize_async(authorization).await {
-            self.handle(req).await
-        } else {
-            // One answer whatever was wrong (user, password, header), so it tells nothing.
-            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-            r.headers_mut().insert(
-                hyper::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(crate::web::CHALLENGE),
-            );
-            r
+        let verdict = web
+            .authorize_async(authorization, peer.addr.ip(), &self.throttle)
+            .await;
+        let mut resp = match verdict {
+            crate::web::Verdict::Allow => self.handle(req, peer).await,
+            crate::web::Verdict::Deny => {
+                // One answer whatever was wrong (user, password, header), so it tells nothing.
+                let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                r.headers_mut().insert(
+                    hyper::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(crate::web::CHALLENGE),
+                );
+                r
+            }
+            crate::web::Verdict::Refused(why) => {
+                let (retry, body) = match why {
+                    crate::web::Refused::RateLimited(s) => {
+                        (s, "Too Many Requests: too many failed logins\n")
+                    }
+                    crate::web::Refused::Busy => (1, "Too Many Requests: try again\n"),
+                };
+                tracing::debug!(client = %peer.addr, retry_after = retry, "login check refused");
+                let mut r = text(StatusCode::TOO_MANY_REQUESTS, body);
+                r.headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, HeaderValue::from(retry));
+                r
+            }
         };
         web.apply_headers(resp.headers_mut());
         resp
@@ -93,7 +145,11 @@ impl Server {
         listeners: Vec<TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let connections = Connections::new(Limits {
+            max: self.options.max_connections,
+            idle_timeout: self.options.idle_timeout,
+            header_timeout: HEADER_READ_TIMEOUT,
+        });
         let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel(64);
         let mut accepts = Vec::new();
         for l in listeners {
@@ -101,8 +157,8 @@ impl Server {
             accepts.push(tokio::spawn(async move {
                 loop {
                     match l.accept().await {
-                        Ok((stream, _)) => {
-                            if tx.send(stream).await.is_err() {
+                        Ok(accepted) => {
+                            if tx.send(accepted).await.is_err() {
                                 return;
                             }
                         }
@@ -119,30 +175,15 @@ impl Server {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                Some(stream) = conn_rx.recv() => {
+                Some((stream, addr)) = conn_rx.recv() => {
+                    // At the limit, this closes the connection idle the longest, or (every
+                    // one busy) the new one, dropped here.
+                    let Some(admitted) = connections.admit().await else {
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
-                    let me = self.clone();
-                    // Read per connection, so a reload applies to the next connection.
-                    let tls = self.web().tls_acceptor();
-                    let watcher = graceful.watcher();
-                    tokio::spawn(async move {
-                        // The TLS handshake runs in the connection's task, not in this loop:
-                        // a slow or silent client delays no one else.
-                        let Some(stream) = crate::web::accept(tls, stream).await else {
-                            return;
-                        };
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(Duration::from_secs(30))
-                            .serve_connection(
-                                TokioIo::new(stream),
-                                hyper::service::service_fn(move |req| {
-                                    let me = me.clone();
-                                    async move { Ok::<_, Infallible>(me.respond(req).await) }
-                                }),
-                            );
-                        let _ = watcher.watch(conn).await;
-                    });
+                    let limits = connections.limits();
+                    tokio::spawn(self.clone().connection(admitted, stream, addr, limits));
                 }
                 _ = &mut shutdown => break,
             }
@@ -150,7 +191,8 @@ impl Server {
         for a in accepts {
             a.abort();
         }
-        if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+        connections.close_all();
+        if tokio::time::timeout(Duration::from_secs(5), connections.all_closed())
             .await
             .is_err()
         {
@@ -158,22 +200,107 @@ impl Server {
         }
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Resp {
+    /// Serves one connection until it ends, its slot is asked to close (eviction or
+    /// shutdown), or it times out (header read or idle).
+    async fn connection(
+        self: Arc<Self>,
+        admitted: Admitted,
+        stream: TcpStream,
+        addr: SocketAddr,
+        limits: Limits,
+    ) {
+        let slot = admitted.slot().clone();
+        // Read per connection, so a reload applies to the next connection.
+        let tls = self.web().tls_acceptor();
+        let peer = Peer {
+            addr,
+            tls: tls.is_some(),
+        };
+        // The TLS handshake runs in the connection's task, not in the accept loop: a slow or
+        // silent client delays no one else.
+        let stream = tokio::select! {
+            s = crate::web::accept(tls, stream) => s,
+            () = slot.close_requested() => None,
+            () = tokio::time::sleep_until(slot.next_check(&limits)) => None,
+        };
+        let Some(stream) = stream else {
+            return;
+        };
+        let svc_slot = slot.clone();
+        let me = self.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let (me, busy) = (me.clone(), svc_slot.begin());
+            async move {
+                let resp = me.respond(req, peer).await;
+                drop(busy);
+                Ok::<_, Infallible>(resp)
+            }
+        });
+        // hyper's header read timeout would also count the wait for the next request on a
+        // keep-alive connection; the slot keeps the two apart instead.
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(None)
+            .serve_connection(TokioIo::new(Watched::new(stream, slot.clone())), service);
+        tokio::pin!(conn);
+        // Set once closing is asked for: after it, the connection is dropped.
+        let mut hard_stop: Option<tokio::time::Instant> = None;
+        loop {
+            let wake = hard_stop.unwrap_or_else(|| slot.next_check(&limits));
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(client = %addr, error = %e, "connection ended with an error");
+                    }
+                    break;
+                }
+                // The phase changed: look at the deadline again.
+                () = slot.changed(), if hard_stop.is_none() => {}
+                () = slot.close_requested(), if hard_stop.is_none() => {
+                    conn.as_mut().graceful_shutdown();
+                    hard_stop = Some(tokio::time::Instant::now() + CLOSE_GRACE);
+                }
+                () = tokio::time::sleep_until(wake) => {
+                    if hard_stop.is_some() {
+                        break;
+                    }
+                    if let Some(why) = slot.expired(&limits, tokio::time::Instant::now()) {
+                        tracing::debug!(client = %addr, reason = why, "closing the connection");
+                        conn.as_mut().graceful_shutdown();
+                        hard_stop = Some(tokio::time::Instant::now() + CLOSE_GRACE);
+                    }
+                }
+            }
+        }
+        drop(admitted);
+    }
+
+    /// Routes an authorized request from `peer`.
+    async fn handle(&self, req: Request<Incoming>, peer: Peer) -> Resp {
         let path = req.uri().path();
         let get = req.method() == Method::GET || req.method() == Method::HEAD;
-        let post = req.method() == Method::POST;
         if path == self.telemetry_path {
             if !get {
                 return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
             }
             return self.metrics_response(&req).await;
         }
+        let gated = gate::Request {
+            method: req.method(),
+            headers: req.headers(),
+            tls: peer.tls,
+        };
         if let Some(rest) = path.strip_prefix("/api/v1/plugins/") {
-            return self.manage(rest, post).await;
+            return self.manage(rest, &gated).await;
+        }
+        if path == "/-/reload" {
+            let lifecycle = self.options.enable_lifecycle;
+            return match gate::check(gate::Api::Lifecycle, lifecycle, &gated) {
+                Ok(()) => self.reload().await,
+                Err(refusal) => refused(refusal),
+            };
         }
         match (path, get) {
-            ("/-/reload", false) if post => self.reload().await,
-            ("/-/reload", _) => text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n"),
             ("/", true) => self.landing(),
             ("/-/healthy", true) => text(StatusCode::OK, "Healthy\n"),
             ("/-/ready", true) => {
@@ -250,16 +377,16 @@ impl Server {
         }
     }
 
-    /// `POST /api/v1/plugins/{name}/{restart|disable|enable}`.
-    async fn manage(&self, rest: &str, post: bool) -> Resp {
+    /// `POST /api/v1/plugins/{name}/{restart|disable|enable}`, behind `--web.enable-admin-api`.
+    async fn manage(&self, rest: &str, req: &gate::Request<'_>) -> Resp {
         let Some((name, action)) = rest.split_once('/') else {
             return text(StatusCode::NOT_FOUND, "Not found\n");
         };
         if !matches!(action, "restart" | "disable" | "enable") {
             return text(StatusCode::NOT_FOUND, "Not found\n");
         }
-        if !post {
-            return text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n");
+        if let Err(refusal) = gate::check(gate::Api::Admin, self.options.enable_admin_api, req) {
+            return refused(refusal);
         }
         let Some(plugin) = self.plugins.get(name) else {
             return text(StatusCode::NOT_FOUND, "no such plugin\n");
@@ -315,6 +442,16 @@ impl Server {
         );
         r
     }
+}
+
+/// The answer to a request the gate refused; a 405 says which method is allowed.
+fn refused(refusal: gate::Refusal) -> Resp {
+    let mut r = text(refusal.status, refusal.body);
+    if refusal.status == StatusCode::METHOD_NOT_ALLOWED {
+        r.headers_mut()
+            .insert(hyper::header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    r
 }
 
 fn html(s: &str) -> String {

@@ -37,6 +37,20 @@ struct Cli {
     /// response headers.
     #[arg(long = "web.config.file")]
     web_config: Option<PathBuf>,
+    /// Serve POST /-/reload (SIGHUP and --config.watch reload without it).
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
+    /// Serve POST /api/v1/plugins/NAME/restart, disable and enable.
+    #[arg(long = "web.enable-admin-api")]
+    enable_admin_api: bool,
+    /// Most connections open at once (also at most half the NOFILE limit); at the limit, the
+    /// connection idle the longest is closed to make room.
+    #[arg(long = "web.max-connections", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// How long a keep-alive connection may wait for its next request before it is closed.
+    #[arg(long = "web.idle-timeout", default_value = "60s", value_parser = parse_positive_duration)]
+    idle_timeout: std::time::Duration,
     /// Only log messages with this severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
@@ -101,6 +115,13 @@ enum Command {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     config::duration::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be more than zero".to_string()),
+        d => Ok(d),
+    }
 }
 
 fn main() -> ExitCode {
@@ -176,6 +197,10 @@ fn main() -> ExitCode {
         shutdown_grace: cli.shutdown_grace,
         cgroups: cli.cgroups,
         config_watch: cli.config_watch,
+        enable_lifecycle: cli.enable_lifecycle,
+        enable_admin_api: cli.enable_admin_api,
+        max_connections: cli.max_connections as usize,
+        idle_timeout: cli.idle_timeout,
     };
     match runtime.block_on(app::run(opts, app::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,

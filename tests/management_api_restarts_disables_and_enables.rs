@@ -27,7 +27,7 @@ fn restart_disable_and_enable_through_the_api() {
         fixture("respond.sh"),
         data.display()
     );
-    let e = Exporter::start(&cfg, &[]);
+    let e = Exporter::start(&cfg, &["--web.enable-admin-api"]);
     let series = format!("managed_value{{plugin=\"{name}\"}}");
     e.scrape_until(Duration::from_secs(20), |b| value(b, &series).is_some());
     let pid = e.plugin_pid(&name);

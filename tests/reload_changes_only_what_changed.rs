@@ -60,7 +60,7 @@ fn reload_restarts_only_what_changed_and_no_scrape_fails() {
         data.entry(&change, "change", ", timeout: 3s"),
         data.entry(&remove, "remove", ""),
     ]);
-    let e = Exporter::start(&first, &[]);
+    let e = Exporter::start(&first, &["--web.enable-lifecycle"]);
     let cfg_path = e.dir.path().join("config.yml");
     let keep_series = format!("keep_value{{plugin=\"{keep}\"}}");
     e.scrape_until(Duration::from_secs(20), |b| {
@@ -150,7 +150,10 @@ fn reload_restarts_only_what_changed_and_no_scrape_fails() {
 fn a_bad_config_on_reload_changes_nothing_and_is_reported() {
     let data = Plugins::new(&["steady", "extra"]);
     let (steady, extra) = (unique("steady"), unique("extra"));
-    let e = Exporter::start(&config(&[data.entry(&steady, "steady", "")]), &[]);
+    let e = Exporter::start(
+        &config(&[data.entry(&steady, "steady", "")]),
+        &["--web.enable-lifecycle"],
+    );
     let cfg_path = e.dir.path().join("config.yml");
     let series = format!("steady_value{{plugin=\"{steady}\"}}");
     e.scrape_until(Duration::from_secs(20), |b| value(b, &series).is_some());

@@ -5,8 +5,10 @@
 //! - successes are cached: a bounded list of salted SHA-256 digests of user and password,
 //!   scanned in constant time (a hit never tells how close a miss was); the cache belongs to
 //!   one loaded config, so a reload that changes a password forgets the old one;
-//! - checks that miss the cache run bcrypt one at a time, so guessing cannot take more than
-//!   one core from the exporter;
+//! - checks that miss the cache run bcrypt on the blocking pool, at most as many at once as
+//!   there are cores, and failed logins are rate-limited per client and user (the `throttle`
+//!   module): a flood of guesses is answered 429 at once instead of queueing threads, and
+//!   neither starves cached scrapes nor a user's first login;
 //! - an unknown user is checked against a configured hash of the highest cost and then
 //!   refused, so it takes as long as a wrong password: the answer and its timing do not tell
 //!   whether the user exists. Failures are never cached, for the same reason.
@@ -29,8 +31,6 @@ pub(crate) struct Users {
     /// Salts the cache digests, so they are useless outside this process.
     salt: [u8; 16],
     cache: Mutex<Cache>,
-    /// Held while bcrypt runs: one check at a time.
-    bcrypt: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -55,6 +55,13 @@ pub(crate) struct Credentials {
     user: Vec<u8>,
     password: Vec<u8>,
     digest: [u8; 32],
+}
+
+impl Credentials {
+    /// The user name as sent (not necessarily UTF-8, not necessarily configured).
+    pub(crate) fn user(&self) -> &[u8] {
+        &self.user
+    }
 }
 
 impl Users {
@@ -94,7 +101,6 @@ impl Users {
             dummy,
             salt: rand::random(),
             cache: Mutex::default(),
-            bcrypt: Mutex::default(),
         })
     }
 
@@ -138,10 +144,8 @@ impl Users {
             .ok()
             .and_then(|u| self.hashes.get(u));
         let hash = known.unwrap_or(&self.dummy);
-        let matched = {
-            let _one = self.bcrypt.lock().unwrap_or_else(PoisonError::into_inner);
-            bcrypt::verify(&creds.password, hash).unwrap_or(false)
-        };
+        // Bounded by the caller (the `throttle` module's permits), not here.
+        let matched = bcrypt::verify(&creds.password, hash).unwrap_or(false);
         let ok = matched && known.is_some();
         if ok {
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);

@@ -49,6 +49,7 @@
 mod auth;
 mod locate;
 mod report;
+mod throttle;
 mod tls;
 
 use crate::config::Problem;
@@ -59,6 +60,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use throttle::{Refused, Throttle};
 pub use tls::accept;
 
 /// The challenge sent with every 401.
@@ -91,6 +93,17 @@ impl std::fmt::Debug for WebConfig {
             .field("headers", &self.headers)
             .finish()
     }
+}
+
+/// What [`WebConfig::authorize_async`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Authentication is off, or the credentials are valid.
+    Allow,
+    /// No valid credentials: 401.
+    Deny,
+    /// Not checked now (too many failed logins, or every bcrypt slot busy): 429.
+    Refused(Refused),
 }
 
 /// Why a web config file was refused.
@@ -347,22 +360,50 @@ impl WebConfig {
         }
     }
 
-    /// [`WebConfig::authorize`] without blocking the runtime: cached successes and missing
-    /// or malformed headers are answered in place; a bcrypt check runs on the blocking pool.
-    pub async fn authorize_async(&self, authorization: Option<&HeaderValue>) -> bool {
+    /// [`WebConfig::authorize`] without blocking the runtime, and without letting a flood of
+    /// guesses from `client` take the server down: cached successes and missing or malformed
+    /// headers are answered in place; a bcrypt check runs on the blocking pool once
+    /// `throttle` lets it (a token for the client, a free permit), or is refused at once.
+    pub async fn authorize_async(
+        &self,
+        authorization: Option<&HeaderValue>,
+        client: std::net::IpAddr,
+        throttle: &Throttle,
+    ) -> Verdict {
         let Some(users) = &self.users else {
-            return true;
+            return Verdict::Allow;
         };
-        match users.quick(authorization) {
-            auth::Quick::Allow => true,
-            auth::Quick::Deny => false,
-            auth::Quick::Slow(creds) => {
-                let users = users.clone();
-                // A panic in bcrypt would be our bug; refusing is the safe answer to it.
-                tokio::task::spawn_blocking(move || users.slow(creds))
-                    .await
-                    .unwrap_or(false)
+        let creds = match users.quick(authorization) {
+            auth::Quick::Allow => return Verdict::Allow,
+            auth::Quick::Deny => return Verdict::Deny,
+            auth::Quick::Slow(creds) => creds,
+        };
+        let ticket = match throttle.admit(client, creds.user()) {
+            Ok(t) => t,
+            Err(refused) => return Verdict::Refused(refused),
+        };
+        let permit = match throttle.permit(&ticket).await {
+            Ok(p) => p,
+            Err(refused) => {
+                throttle.settle(ticket, true);
+                return Verdict::Refused(refused);
             }
+        };
+        let users = users.clone();
+        // The permit goes with the check: it is held until bcrypt ends, even when the
+        // client leaves first. A panic in bcrypt would be our bug; refusing is the safe
+        // answer to it.
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            users.slow(creds)
+        })
+        .await
+        .unwrap_or(false);
+        throttle.settle(ticket, ok);
+        if ok {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
         }
     }
 
