@@ -43,7 +43,8 @@ fn check_config_lists_every_problem_of_both_files() {
     let web = write(
         &dir,
         "web.yml",
-        "basic_auth_users:\n  alice: not-a-bcrypt-hash\n",
+        "basic_auth_users:\n  alice: not-a-bcrypt-hash\nhttp_server_config:\n  nonsense: 1\n  \
+         headers:\n    X-Ok: yes\n",
     );
     let out = exporter()
         .args(["check-config", &cfg, "--web.config.file", &web])
@@ -62,7 +63,16 @@ fn check_config_lists_every_problem_of_both_files() {
     ] {
         assert!(err.contains(&want), "{want:?} missing from:\n{err}");
     }
-    assert!(err.contains("alice"), "the web config's problem is not named:\n{err}");
+    assert!(
+        err.contains("alice"),
+        "the web config's problem is not named:\n{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{web}:4:3: http_server_config.nonsense: unknown field `nonsense`"
+        )),
+        "the web config's second problem is missing:\n{err}"
+    );
 
     let ok = write(&dir, "ok.yml", "plugins: []\n");
     let out = exporter()
@@ -82,11 +92,7 @@ fn logs_carry_values_not_debug_syntax() {
          while IFS= read -r l; do case \"$l\" in '{\"type\":\"collect\"'*) echo '{\"type\":\"metrics\",\"families\":[]}';; \
          '{\"type\":\"shutdown\"'*) exit 0;; esac; done\n",
     );
-    std::fs::set_permissions(
-        &script,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let name = unique("greeter");
     let cfg = format!("plugins:\n  - {{name: {name}, command: [\"{script}\"]}}\n");
     let dir2 = tempfile::tempdir().unwrap();
@@ -95,7 +101,12 @@ fn logs_carry_values_not_debug_syntax() {
     let mut cmd = exporter();
     cmd.args(["--config.file"])
         .arg(&file)
-        .args(["--web.listen-address", "127.0.0.1:0", "--log.level", "debug"])
+        .args([
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.level",
+            "debug",
+        ])
         .args(["--log.format", "json"]);
     let e = Exporter::spawn_command(cmd, dir2);
     let hello = e.wait_log(Duration::from_secs(10), |l| l.contains("plugin said hello"));
@@ -109,7 +120,9 @@ fn logs_carry_values_not_debug_syntax() {
     )
     .unwrap();
     e.signal(libc::SIGHUP);
-    e.wait_log(Duration::from_secs(10), |l| l.contains("configuration reloaded"));
+    e.wait_log(Duration::from_secs(10), |l| {
+        l.contains("configuration reloaded")
+    });
     for line in e.logs() {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         for (field, value) in v.as_object().unwrap() {

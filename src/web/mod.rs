@@ -47,7 +47,9 @@
 //! `http_server_config.headers` checks, and parses a file.
 
 mod auth;
+mod lenient;
 mod locate;
+mod raw;
 mod report;
 mod throttle;
 mod tls;
@@ -55,11 +57,11 @@ mod tls;
 use crate::config::Problem;
 use hyper::header::{HeaderName, HeaderValue};
 use report::Report;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use raw::RawWebConfig;
 pub use throttle::{Refused, Throttle};
 pub use tls::accept;
 
@@ -159,24 +161,6 @@ fn show(path: &Path, problems: &[Problem]) -> String {
     lines.join("\n")
 }
 
-/// The file as written; everything optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWebConfig {
-    tls_server_config: Option<tls::RawTls>,
-    http_server_config: Option<RawHttp>,
-    basic_auth_users: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHttp {
-    headers: Option<BTreeMap<String, String>>,
-    // HTTP/2 is a permission in exporter-toolkit, not a requirement: ignoring it is honest.
-    #[allow(dead_code)]
-    http2: Option<bool>,
-}
-
 /// Reads and checks a web config file. Relative paths in it are relative to its directory.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Io {
@@ -198,10 +182,15 @@ pub fn parse_str(text: &str, file: &Path) -> Result<WebConfig, WebConfigError> {
     let blank = text
         .lines()
         .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
-    let raw: RawWebConfig = if blank {
-        RawWebConfig::default()
+    // Every key that cannot be read is reported and left out; the checks then run on the
+    // rest, so one run lists every problem.
+    let (raw, mut problems) = if blank {
+        (Some(RawWebConfig::default()), Vec::new())
     } else {
-        yaml_serde::from_str(text).map_err(|e| invalid(vec![syntax_problem(&e)]))?
+        lenient::read(text, syntax_problem)
+    };
+    let Some(raw) = raw else {
+        return Err(invalid(problems));
     };
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -218,7 +207,8 @@ pub fn parse_str(text: &str, file: &Path) -> Result<WebConfig, WebConfigError> {
         &mut report,
     );
     let users = auth::Users::new(raw.basic_auth_users.unwrap_or_default(), &mut report);
-    if report.count() > 0 {
+    if report.count() > 0 || !problems.is_empty() {
+        report.problems.append(&mut problems);
         return Err(invalid(report.into_sorted_problems()));
     }
     Ok(WebConfig {
