@@ -56,7 +56,10 @@ pub fn check_files(config: &Path, web: Option<&Path>) -> Result<String, String> 
     let mut problems = Vec::new();
     let mut summary = String::new();
     match crate::config::load(config) {
-        Ok(cfg) => summary = format!("{}: valid, {} plugins", config.display(), cfg.plugins.len()),
+        Ok(cfg) => {
+            summary = format!("{}: valid, {} plugins", config.display(), cfg.plugins.len());
+            summary.push_str(&crate::sandbox::confine::describe(&cfg));
+        }
         Err(e) => problems.push(crate::error_chain(&e)),
     }
     if let Some(web) = web {
@@ -205,6 +208,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         .isolation
         .with_label_values(&[&cgroups.mode().to_string()])
         .set(1.0);
+    let [landlock, seccomp, netns] = crate::sandbox::KernelSupport::get().labels();
+    metrics.sandbox_info(&landlock, &seccomp, &netns);
     let sandbox = Sandbox::new(cgroups);
     let sup = SupervisorOptions {
         plugin_label: cfg.global.plugin_label.clone(),

@@ -51,6 +51,21 @@ codes! {
         InvalidMetric => "invalid_metric",
         /// A series dropped because the same series was already present.
         DuplicateSeries => "duplicate_series",
+        /// A value OpenMetrics forbids where it stands, dropped with the least it spoils: a
+        /// NaN or negative histogram or summary sum, a histogram sum beside negative bucket
+        /// bounds, a negative gauge histogram sum without negative buckets (the sum and count
+        /// go), a negative quantile value (the quantile goes), an info value other than 1 or a
+        /// stateset value other than 0 or 1 (the series goes), a timestamp or created time
+        /// that is not finite.
+        ForbiddenValue => "forbidden_value",
+        /// A series repeated with a timestamp not after its previous one, or once with and
+        /// once without a timestamp; the repeat is dropped (a later timestamp replaces the
+        /// earlier sample, which is no error).
+        TimestampOrder => "timestamp_order",
+        /// An exemplar dropped (its sample kept): on a sample that takes none (only counters
+        /// and histogram and gauge histogram buckets do), with labels over 128 characters, an
+        /// invalid or repeated label name, or a timestamp that is not finite.
+        InvalidExemplar => "invalid_exemplar",
         /// A series dropped because another plugin owns its family with another type or help.
         Conflict => "conflict",
         /// An answer to a collect that had already timed out.
@@ -103,6 +118,8 @@ codes! {
         MaxLabels => "max_labels",
         /// A protocol line was longer than `max_line`.
         MaxLine => "max_line",
+        /// The plugin held more connections than `sandbox.max_connections` and was killed.
+        Connections => "connections",
     }
 }
 
@@ -124,9 +141,9 @@ mod tests {
                 "{c}"
             );
         }
-        assert_eq!(ErrorKind::ALL.len(), 11);
+        assert_eq!(ErrorKind::ALL.len(), 14);
         assert_eq!(RestartReason::ALL.len(), 9);
-        assert_eq!(LimitKind::ALL.len(), 6);
+        assert_eq!(LimitKind::ALL.len(), 7);
         let mut kinds: Vec<_> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
         kinds.sort_unstable();
         kinds.dedup();

@@ -412,7 +412,7 @@ impl Server {
         for p in self.plugins.snapshot().iter() {
             let s = p.status();
             rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 html(&s.process.name),
                 s.process.mode,
                 s.process.state,
@@ -421,6 +421,7 @@ impl Server {
                 s.process.restarts,
                 s.outcome.series,
                 html(s.process.last_error.as_deref().unwrap_or("")),
+                html(&s.process.sandbox_summary()),
             ));
         }
         let path = html(&self.telemetry_path);
@@ -431,7 +432,7 @@ impl Server {
              <a href=\"{path}\">Metrics</a> · <a href=\"/api/v1/plugins\">Plugins (JSON)</a> · \
              <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a></p>\n\
              <table><tr><th>Plugin</th><th>Mode</th><th>State</th><th>Last collect</th><th>PID</th>\
-             <th>Restarts</th><th>Series</th><th>Last error</th></tr>\n{rows}</table></body></html>\n",
+             <th>Restarts</th><th>Series</th><th>Last error</th><th>Sandbox</th></tr>\n{rows}</table></body></html>\n",
             crate::VERSION,
             crate::REVISION,
         );

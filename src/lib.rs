@@ -24,6 +24,7 @@
 //!     push mode; commands run per collect for `format: prometheus | nagios`).
 //! - [`sandbox`]: a plugin's fence ([`sandbox::Fence`]: cgroup v2/v1 or the watchdog,
 //!   rlimits, usage figures).
+//!   `sandbox:` profiles: confine (fs_rules, ruleset, seccomp, tmpdir, kernel), connections.
 //! - [`process`]: spawning with the pre-exec setup, the reaper, process tags and sweeps, the
 //!   guard. The only `unsafe` code lives in [`process::spawn`] and `systemd`.
 //! - [`selfmetrics`]: the exporter's own metrics (prometheus crate, encoded by ours), labelled

@@ -190,6 +190,25 @@ impl SelfMetrics {
         m
     }
 
+    /// Sets `plugin_exporter_sandbox_info{landlock_abi, seccomp, netns}` to 1: what the
+    /// kernel offers the plugins' sandbox profiles. Call once; later calls change nothing.
+    pub fn sandbox_info(&self, landlock_abi: &str, seccomp: &str, netns: &str) {
+        let info = Gauge::with_opts(
+            Opts::new(
+                "plugin_exporter_sandbox_info",
+                "What the kernel offers plugin sandboxes: the Landlock ABI (0: none), seccomp \
+                 filters and network namespaces, as labels of a constant 1.",
+            )
+            .const_label("landlock_abi", landlock_abi)
+            .const_label("seccomp", seccomp)
+            .const_label("netns", netns),
+        )
+        .expect("static metric options are valid");
+        info.set(1.0);
+        // A second call is refused by the registry: the first labels stay.
+        let _ = self.registry.register(Box::new(info));
+    }
+
     /// Creates a plugin's series at their initial values, so rates work from the start.
     pub fn init_plugin(&self, plugin: &str) {
         self.up.with_label_values(&[plugin]).set(0.0);
@@ -298,10 +317,7 @@ pub fn process_families() -> Vec<Family> {
             kind,
             help: help.to_string(),
             unit: None,
-            samples: vec![Sample {
-                labels: Vec::new(),
-                value: SampleValue::Scalar(v),
-            }],
+            samples: vec![Sample::new(Vec::new(), SampleValue::Scalar(v))],
         })
     };
     let conf = |v: SysconfVar, default: i64| sysconf(v).ok().flatten().unwrap_or(default) as f64;

@@ -70,7 +70,7 @@ fn unknown_key_in_a_plugin_is_refused_with_file_line_and_key() {
     );
     let expected = "plugins[disk].timeot: unknown field `timeot`, expected one of `name`, \
         `command`, `mode`, `format`, `interval`, `timeout`, `config`, `env`, `working_dir`, \
-        `limits`, `user`, `group`, `allow_root`, `sha256`";
+        `limits`, `user`, `group`, `allow_root`, `sha256`, `sandbox`";
     assert_eq!(text, format!("{}{expected}", fx.at(6, 5)));
 }
 
@@ -79,7 +79,8 @@ fn unknown_key_in_global_and_at_the_top() {
     let fx = Fixture::new();
     let text = fx.refuse("global:\n  interval: 15s\n  plugin_lable: x\nplugins: []\n");
     let expected = "global.plugin_lable: unknown field `plugin_lable`, expected one of \
-        `timeout`, `interval`, `plugin_label`, `limits`, `user`, `group`, `allow_root`";
+        `timeout`, `interval`, `plugin_label`, `limits`, `user`, `group`, `allow_root`, \
+        `sandbox`";
     assert_eq!(text, format!("{}{expected}", fx.at(3, 3)));
 
     let text = fx.refuse("plugins: []\nscrape_configs: []\n");
@@ -559,7 +560,8 @@ fn unknown_keys_inside_limits_are_refused() {
         "plugins:\n  - name: disk\n    command: [./plugin]\n    limits:\n      memory: 1GiB\n      memroy: 1GiB\n",
     );
     let expected = "plugins[disk].limits.memroy: unknown field `memroy`, expected one of \
-        `memory`, `cpu`, `pids`, `nofile`, `fsize`, `max_series`, `max_line`, `max_labels`";
+        `memory`, `cpu`, `pids`, `nofile`, `fsize`, `max_series`, `max_line`, `max_labels`, \
+        `require_rlimits`";
     assert_eq!(text, format!("{}{expected}", fx.at(6, 7)));
 }
 
@@ -836,7 +838,9 @@ impl TempGroup {
 
 impl Drop for TempGroup {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("groupdel").arg(&self.name).status();
+        let _ = std::process::Command::new("groupdel")
+            .arg(&self.name)
+            .status();
     }
 }
 

@@ -89,8 +89,11 @@ fn cpu_is_held_to_the_quota_and_counted_as_the_cgroup_counts_it_in_every_mode() 
         assert_eq!(quota.trim(), "20000", "{p}");
     }
     let metric = |body: &str, p: &str| {
-        value(body, &format!("plugin_exporter_plugin_cpu_seconds_total{{plugin=\"{p}\"}}"))
-            .unwrap_or(0.0)
+        value(
+            body,
+            &format!("plugin_exporter_plugin_cpu_seconds_total{{plugin=\"{p}\"}}"),
+        )
+        .unwrap_or(0.0)
     };
     for window in 0..2 {
         let (t0, body0) = (Instant::now(), e.scrape());
@@ -140,5 +143,8 @@ fn cpu_is_held_to_the_quota_and_counted_as_the_cgroup_counts_it_in_every_mode() 
         &format!("plugin_exporter_plugin_restarts_total{{plugin=\"{scrape}\",reason=\"timeout\"}}"),
     )
     .unwrap_or(0.0);
-    assert!(restarts >= 1.0, "the scrape-mode plugin was never restarted:\n{body}");
+    assert!(
+        restarts >= 1.0,
+        "the scrape-mode plugin was never restarted:\n{body}"
+    );
 }

@@ -268,8 +268,8 @@ fn python_client_output_gives_the_same_families_in_both_formats() {
             ("jobs_total", MetricType::Counter),
             ("lat_seconds", MetricType::Histogram),
             ("size_bytes", MetricType::Summary),
-            ("build_info", MetricType::Gauge),
-            ("state", MetricType::Gauge),
+            ("build_info", MetricType::Info),
+            ("state", MetricType::StateSet),
             ("temp_celsius", MetricType::Gauge),
             ("special", MetricType::Gauge),
         ]
@@ -284,10 +284,28 @@ fn python_client_output_gives_the_same_families_in_both_formats() {
         Some("b \"quoted\" \\ back\nslash")
     );
 
-    // Text 0.0.4 has no units; everything else is the same, NaN included (compared as JSON,
-    // where NaN is the string "NaN").
+    // OpenMetrics has created times for the counter, histogram and summary (their `_created`
+    // lines), which text 0.0.4 has not.
+    for name in ["jobs_total", "lat_seconds", "size_bytes"] {
+        let f = family(&om.families, name);
+        assert!(
+            f.samples.iter().all(|s| s.created.is_some_and(|c| c > 1e9)),
+            "{name}: {f:?}"
+        );
+    }
+
+    // Text 0.0.4 has no units, created times, info or stateset (prometheus_client writes the
+    // last two as gauges); everything else is the same, NaN included (compared as JSON, where
+    // NaN is the string "NaN"). The created times differ anyway: each format came from a
+    // process of its own.
     let mut om_fams = om.families;
-    om_fams.iter_mut().for_each(|f| f.unit = None);
+    for f in &mut om_fams {
+        f.unit = None;
+        if matches!(f.kind, MetricType::Info | MetricType::StateSet) {
+            f.kind = MetricType::Gauge;
+        }
+        f.samples.iter_mut().for_each(|s| s.created = None);
+    }
     assert_eq!(
         serde_json::to_value(&text).unwrap(),
         serde_json::to_value(&om_fams).unwrap(),

@@ -47,7 +47,10 @@ fn a_nofile_limit_above_the_hard_limit_is_lowered_or_refused_on_request() {
     ]);
     let e = Exporter::spawn_command(cmd, dir);
     e.scrape_until(Duration::from_secs(15), |b| {
-        value(b, &format!("plugin_exporter_plugin_up{{plugin=\"{lowered}\"}}")) == Some(1.0)
+        value(
+            b,
+            &format!("plugin_exporter_plugin_up{{plugin=\"{lowered}\"}}"),
+        ) == Some(1.0)
     });
     let plugins = e.plugins();
     let all = plugins["plugins"].as_array().unwrap();
@@ -58,7 +61,8 @@ fn a_nofile_limit_above_the_hard_limit_is_lowered_or_refused_on_request() {
         "{plugins:#}"
     );
     e.wait_log(Duration::from_secs(5), |l| {
-        l.contains(&lowered) && l.contains("limits.nofile 1024 is above the exporter's own hard limit 64")
+        l.contains(&lowered)
+            && l.contains("limits.nofile 1024 is above the exporter's own hard limit 64")
     });
     // The strict one is refused, saying which limit and why.
     let strict_status = (0..100)

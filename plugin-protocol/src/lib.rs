@@ -13,11 +13,13 @@
 #![forbid(unsafe_code)]
 
 pub mod sdk;
+mod value;
 
-use serde::de::{self, MapAccess, Visitor};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::de;
+use serde::{Deserialize, Serialize};
 use std::fmt;
+
+pub use value::{Exemplar, Labels, Value};
 
 /// The protocol version this crate speaks. A plugin announcing another one is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -131,7 +133,7 @@ pub enum LogLevel {
     Error,
 }
 
-/// The type of a metric family, as in the Prometheus text format.
+/// The type of a metric family: the types of OpenMetrics 1.0 (`untyped` is its `unknown`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricType {
@@ -143,12 +145,25 @@ pub enum MetricType {
     Histogram,
     /// Quantiles with sum and count.
     Summary,
-    /// No type information.
+    /// No type information (OpenMetrics `unknown`, also accepted under that name).
+    #[serde(alias = "unknown")]
     Untyped,
+    /// Cumulative buckets of a current state (queue sizes, ages), with `sum` and `count`
+    /// written as `_gsum` and `_gcount` in OpenMetrics.
+    #[serde(rename = "gaugehistogram")]
+    GaugeHistogram,
+    /// Labels describing the target (a version, a build); each sample's value is 1. The name
+    /// ends in `_info`, which OpenMetrics leaves out of the family name.
+    Info,
+    /// A set of states, one sample per state (its label named after the family), 1 for the
+    /// states that hold and 0 for the others.
+    #[serde(rename = "stateset")]
+    StateSet,
 }
 
 impl MetricType {
-    /// The name used in a text-format `# TYPE` line.
+    /// The type's name in the protocol and in an OpenMetrics `# TYPE` line (`untyped` is
+    /// OpenMetrics' `unknown`).
     pub fn as_str(self) -> &'static str {
         match self {
             MetricType::Counter => "counter",
@@ -156,6 +171,9 @@ impl MetricType {
             MetricType::Histogram => "histogram",
             MetricType::Summary => "summary",
             MetricType::Untyped => "untyped",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
         }
     }
 }
@@ -163,7 +181,8 @@ impl MetricType {
 /// One metric family: a name, a type, help text and its samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Family {
-    /// Metric name as written in the text format (counters end in `_total`).
+    /// Metric name as written in the text format: counters end in `_total` and info families
+    /// in `_info`.
     pub name: String,
     /// The family's type.
     #[serde(rename = "type")]
@@ -179,14 +198,16 @@ pub struct Family {
     pub samples: Vec<Sample>,
 }
 
-/// One series of a family. Counters, gauges and untyped use `value`; histograms use `buckets`,
-/// `sum` and `count`; summaries use `quantiles`, `sum` and `count`.
+/// One series of a family. Counters, gauges, untyped, info and stateset use `value`;
+/// histograms and gauge histograms use `buckets`, `sum` and `count`; summaries use
+/// `quantiles`, `sum` and `count`. Any of them may carry a `timestamp`; counters, histograms
+/// and summaries a `created` timestamp; counters an `exemplar` (buckets carry their own).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// Label names and values, in the order given.
     #[serde(default, skip_serializing_if = "Labels::is_empty")]
     pub labels: Labels,
-    /// The value of a counter, gauge or untyped series.
+    /// The value of a counter, gauge, untyped, info (1) or stateset (0 or 1) series.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
     /// Histogram buckets, cumulative, in increasing `le`.
@@ -195,21 +216,46 @@ pub struct Sample {
     /// Summary quantiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantiles: Option<Vec<Quantile>>,
-    /// Histogram or summary sum.
+    /// Histogram or summary sum (a gauge histogram's `_gsum`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sum: Option<Value>,
-    /// Histogram or summary count.
+    /// Histogram or summary count (a gauge histogram's `_gcount`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<Value>,
+    /// When the value was taken, in seconds since the Unix epoch. Absent (the usual case):
+    /// the scraper stamps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<f64>,
+    /// When a counter, histogram or summary series started counting, in seconds since the
+    /// Unix epoch (OpenMetrics `_created`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<f64>,
+    /// A counter's exemplar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exemplar: Option<Box<Exemplar>>,
 }
 
 /// One histogram bucket: observations less than or equal to `le`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// Upper bound (`"+Inf"` for the last bucket).
     pub le: Value,
     /// Cumulative count.
     pub count: Value,
+    /// An observation in this bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exemplar: Option<Box<Exemplar>>,
+}
+
+impl Bucket {
+    /// A bucket without an exemplar.
+    pub fn new(le: f64, count: f64) -> Self {
+        Bucket {
+            le: Value(le),
+            count: Value(count),
+            exemplar: None,
+        }
+    }
 }
 
 /// One summary quantile.
@@ -219,107 +265,6 @@ pub struct Quantile {
     pub quantile: Value,
     /// Its value.
     pub value: Value,
-}
-
-/// A sample value: a JSON number, or one of the strings `"NaN"`, `"+Inf"`, `"-Inf"`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Value(pub f64);
-
-impl Serialize for Value {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v = self.0;
-        if v.is_nan() {
-            s.serialize_str("NaN")
-        } else if v == f64::INFINITY {
-            s.serialize_str("+Inf")
-        } else if v == f64::NEG_INFINITY {
-            s.serialize_str("-Inf")
-        } else {
-            s.serialize_f64(v)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Value;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(r#"a number or one of "NaN", "+Inf", "-Inf""#)
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-                Ok(Value(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-                Ok(Value(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-                Ok(Value(v as f64))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-                match v {
-                    "NaN" => Ok(Value(f64::NAN)),
-                    "+Inf" => Ok(Value(f64::INFINITY)),
-                    "-Inf" => Ok(Value(f64::NEG_INFINITY)),
-                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-                }
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Label pairs in the order the plugin wrote them. A JSON object on the wire; duplicates are
-/// kept so the host can reject them instead of silently keeping one.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Labels(pub Vec<(String, String)>);
-
-impl Labels {
-    /// True when there are no labels.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Labels {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Labels(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
-    }
-}
-
-impl Serialize for Labels {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Labels {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Labels;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of label names to string values")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
-                while let Some((k, v)) = map.next_entry::<String, String>()? {
-                    out.push((k, v));
-                }
-                Ok(Labels(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
 }
 
 impl HostMessage {
@@ -610,6 +555,49 @@ mod tests {
         assert!(PluginMessage::from_line(br#"["metrics"]"#).is_err());
         assert!(HostMessage::from_line(br#" ["shutdown"]"#).is_err());
         assert!(HostMessage::from_line(br#" {"type":"shutdown"}"#).is_ok());
+    }
+
+    #[test]
+    fn openmetrics_types_and_members_round_trip() {
+        let line = br#"{"type":"metrics","families":[{"name":"q","type":"gaugehistogram","samples":[{"buckets":[{"le":1,"count":1,"exemplar":{"labels":{"id":"x"},"value":0.5,"timestamp":1.25}},{"le":"+Inf","count":2}],"sum":3,"count":2,"timestamp":10.5}]},{"name":"b_info","type":"info","samples":[{"labels":{"v":"1"}}]},{"name":"m","type":"stateset","samples":[{"labels":{"m":"a"},"value":1}]},{"name":"c_total","type":"counter","samples":[{"value":1,"created":5,"exemplar":{"value":1}}]},{"name":"u","type":"unknown","samples":[]}]}"#;
+        let PluginMessage::Metrics(m) = PluginMessage::from_line(line).unwrap() else {
+            panic!("not metrics")
+        };
+        let kinds: Vec<MetricType> = m.families.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                MetricType::GaugeHistogram,
+                MetricType::Info,
+                MetricType::StateSet,
+                MetricType::Counter,
+                MetricType::Untyped
+            ]
+        );
+        let q = &m.families[0].samples[0];
+        assert_eq!(q.timestamp, Some(10.5));
+        let e = q.buckets.as_ref().unwrap()[0].exemplar.as_ref().unwrap();
+        assert_eq!(
+            (e.value.0, e.timestamp, e.labels.0.len()),
+            (0.5, Some(1.25), 1)
+        );
+        let c = &m.families[3].samples[0];
+        assert_eq!(
+            (c.created, c.exemplar.as_ref().map(|e| e.value.0)),
+            (Some(5.0), Some(1.0))
+        );
+        let back = PluginMessage::Metrics(m.clone()).to_line();
+        assert!(
+            back.contains(r#""type":"gaugehistogram""#) && back.contains(r#""type":"stateset""#)
+        );
+        // `unknown` is read as untyped and written under the protocol's name.
+        assert!(back.contains(r#""name":"u","type":"untyped""#));
+        let PluginMessage::Metrics(again) =
+            PluginMessage::from_line(back.trim_end().as_bytes()).unwrap()
+        else {
+            panic!("not metrics")
+        };
+        assert_eq!(again, m);
     }
 
     #[test]

@@ -272,7 +272,16 @@ fn every_message_type_has_an_example() {
             "PROTOCOL.md has no `json {dir}` example of `{ty}`"
         );
     }
-    for ty in ["counter", "gauge", "histogram", "summary", "untyped"] {
+    for ty in [
+        "counter",
+        "gauge",
+        "histogram",
+        "summary",
+        "untyped",
+        "gaugehistogram",
+        "info",
+        "stateset",
+    ] {
         assert!(
             family_types.contains(ty),
             "no metrics example has a {ty} family"
@@ -471,7 +480,112 @@ const PARSE_BUT_INVALID: &[(&str, &str)] = &[
         r#"{"type":"metrics","families":[{"name":"x","type":"histogram","samples":[{"buckets":[{"le":"NaN","count":1}],"sum":1,"count":1}]}]}"#,
         "NaN bucket bound",
     ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"histogram","samples":[{"buckets":[{"le":1,"count":1}],"sum":"NaN","count":1}]}]}"#,
+        "NaN histogram sum",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"histogram","samples":[{"buckets":[{"le":1,"count":1}],"sum":1}]}]}"#,
+        "histogram without count or +Inf bucket",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"summary","samples":[{"quantiles":[{"quantile":0.5,"value":-1}]}]}]}"#,
+        "negative quantile value",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"summary","samples":[{"sum":-1,"count":1}]}]}"#,
+        "negative summary sum",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"summary","samples":[{}]}]}"#,
+        "empty summary sample",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"build_info","type":"info","samples":[{"value":2}]}]}"#,
+        "info value 2",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"build","type":"info","samples":[{"labels":{"v":"1"}}]}]}"#,
+        "info family without _info",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x_info","type":"info","unit":"seconds","samples":[]}]}"#,
+        "info family with a unit",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"mode","type":"stateset","samples":[{"labels":{"mode":"a"},"value":0.5}]}]}"#,
+        "stateset value 0.5",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"gauge","samples":[{"value":1,"exemplar":{"value":1}}]}]}"#,
+        "exemplar on a gauge",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"gauge","samples":[{"value":1,"created":1}]}]}"#,
+        "created time on a gauge",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"gaugehistogram","samples":[{"buckets":[{"le":"+Inf","count":1}],"created":1}]}]}"#,
+        "created time on a gauge histogram",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x_total","type":"counter","samples":[{"value":1,"exemplar":{"labels":{"a-b":"1"},"value":1}}]}]}"#,
+        "invalid exemplar label name",
+    ),
 ];
+
+/// Lines that break the new members' types: the host cannot even read them.
+const INVALID_MEMBERS: &[(&str, &str)] = &[
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"gauge","samples":[{"value":1,"timestamp":"now"}]}]}"#,
+        "timestamp as a string",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x_total","type":"counter","samples":[{"value":1,"exemplar":{"labels":{}}}]}]}"#,
+        "exemplar without a value",
+    ),
+    (
+        r#"{"type":"metrics","families":[{"name":"x","type":"gaugehistograms","samples":[]}]}"#,
+        "unknown family type",
+    ),
+];
+
+#[test]
+fn malformed_new_members_are_refused_by_schema_and_types() {
+    let schemas = Schemas::load();
+    for &(line, why) in INVALID_MEMBERS {
+        let value: Json = serde_json::from_str(line).unwrap();
+        assert!(
+            !schemas.plugin.is_valid(&value),
+            "schema accepts {why}: {line}"
+        );
+        assert!(
+            PluginMessage::from_line(line.as_bytes()).is_err(),
+            "types accept {why}: {line}"
+        );
+    }
+}
+
+/// Lines of plugins written before the OpenMetrics types existed, and OpenMetrics' name for
+/// untyped: all still valid, and read the same.
+#[test]
+fn old_messages_keep_their_meaning() {
+    let schemas = Schemas::load();
+    let old = r#"{"type":"metrics","families":[{"name":"h","type":"histogram","samples":[{"buckets":[{"le":1,"count":1}],"sum":1,"count":2}]},{"name":"u","type":"unknown","samples":[{"value":1}]}]}"#;
+    assert!(schemas.plugin.is_valid(&serde_json::from_str(old).unwrap()));
+    let PluginMessage::Metrics(m) = PluginMessage::from_line(old.as_bytes()).unwrap() else {
+        panic!("not metrics")
+    };
+    let s = &m.families[0].samples[0];
+    assert_eq!(
+        (s.timestamp, s.created, s.exemplar.is_none()),
+        (None, None, true)
+    );
+    assert_eq!(m.families[1].kind, plugin_protocol::MetricType::Untyped);
+    // Written back, nothing new appears.
+    let back = PluginMessage::Metrics(m).to_line();
+    assert!(!back.contains("timestamp") && !back.contains("exemplar") && !back.contains("created"));
+}
 
 #[test]
 fn schema_also_refuses_what_the_host_drops_after_parsing() {
@@ -491,7 +605,7 @@ fn schema_also_refuses_what_the_host_drops_after_parsing() {
 fn unknown_fields_are_ignored_by_schema_and_types() {
     let schemas = Schemas::load();
     let host = r#"{"type":"collect","id":1,"deadline_ms":100,"trace":"abc"}"#;
-    let plugin = r#"{"type":"metrics","id":1,"families":[{"name":"x","type":"gauge","samples":[{"value":1,"exemplar":{}}],"extra":true}],"shard":3}"#;
+    let plugin = r#"{"type":"metrics","id":1,"families":[{"name":"x","type":"gauge","samples":[{"value":1,"note":{}}],"extra":true}],"shard":3}"#;
     assert!(schemas.host.is_valid(&serde_json::from_str(host).unwrap()));
     assert!(HostMessage::from_line(host.as_bytes()).is_ok());
     assert!(schemas

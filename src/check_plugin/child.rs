@@ -42,6 +42,7 @@ pub async fn spawn(argv: &[String]) -> io::Result<Spawned> {
             working_dir: None,
             rlimits: Vec::new(),
             cgroup_join: Vec::new(),
+            confinement: Default::default(),
             run_as: None,
         })
         .await

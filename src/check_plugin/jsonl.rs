@@ -87,6 +87,7 @@ pub async fn check(opts: &Options, report: &mut Report) -> Result<(), CheckError
         Err(e) => report.error("", format!("cannot start the plugin a second time: {e}")),
         Ok(mut child) => {
             let mut s = Session::new(report, Start::Eof, opts.timeout);
+            s.push = opts.push;
             child.send(&hello()).await;
             child.close_stdin();
             s.expect_exit(&mut child, "on stdin EOF").await;
@@ -129,7 +130,14 @@ impl<'r> Session<'r> {
                     Event::Closed => {}
                     Event::Output(o) => {
                         self.handle(o);
-                        if self.stdout_closed && !self.stdout_closed_ok(child, &format!("after {seen} of {pushes} pushes")).await {
+                        if self.stdout_closed
+                            && !self
+                                .stdout_closed_ok(
+                                    child,
+                                    &format!("after {seen} of {pushes} pushes"),
+                                )
+                                .await
+                        {
                             return false;
                         }
                     }
@@ -181,7 +189,11 @@ impl<'r> Session<'r> {
                     Event::Closed => {}
                     Event::Output(o) => {
                         self.handle(o);
-                        if self.stdout_closed && !self.stdout_closed_ok(child, &format!("while collect {id} was open")).await {
+                        if self.stdout_closed
+                            && !self
+                                .stdout_closed_ok(child, &format!("while collect {id} was open"))
+                                .await
+                        {
                             return false;
                         }
                     }

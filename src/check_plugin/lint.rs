@@ -69,7 +69,7 @@ pub fn lint_family(f: &Family, at: &str, report: &mut Report) {
         _ => {}
     }
     let reserved: &[&str] = match f.kind {
-        MetricType::Histogram => &[],
+        MetricType::Histogram | MetricType::GaugeHistogram => &[],
         MetricType::Summary => &["_bucket"],
         _ => &["_bucket", "_count", "_sum"],
     };
@@ -87,7 +87,8 @@ pub fn lint_family(f: &Family, at: &str, report: &mut Report) {
         .split('_')
         .map(str::to_string)
         .collect();
-    if words.iter().skip(1).any(|w| w == kind) {
+    // An info family's name ends in `_info` by rule, not by mistake.
+    if f.kind != MetricType::Info && words.iter().skip(1).any(|w| w == kind) {
         report.warn(
             at,
             format!("{kind} {name} should not have its type in its name"),
@@ -154,7 +155,9 @@ mod tests {
                 {"name":"latency_ms","type":"gauge","help":"h","samples":[]},
                 {"name":"disk_percent","type":"gauge","help":"h","samples":[]},
                 {"name":"x_sum","type":"counter","help":"h","samples":[]},
-                {"name":"fooBar_gauge","type":"gauge","help":"h","samples":[]}]"#,
+                {"name":"fooBar_gauge","type":"gauge","help":"h","samples":[]},
+                {"name":"build_info","type":"info","help":"h","samples":[]},
+                {"name":"q_bucket","type":"gaugehistogram","help":"h","samples":[]}]"#,
         );
         for want in [
             r#"WARN line 1: family "requests" has no help text"#,
@@ -169,6 +172,11 @@ mod tests {
         ] {
             assert!(out.contains(want), "{want:?} missing from\n{out}");
         }
+        // No warning for info's `_info` or for a gauge histogram's `_bucket`.
+        assert!(
+            !out.contains("build_info") && !out.contains("q_bucket"),
+            "{out}"
+        );
         assert!(out.ends_with(" 0 errors, 10 warnings\n"), "{out}");
     }
 }

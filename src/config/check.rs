@@ -9,11 +9,12 @@ use super::model::{
     Config, Format, Global, Mode, PluginConfig, DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL,
     DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
+use super::program::{config_dir, resolve_program};
 use super::raw::{RawConfig, RawPlugin};
 use super::run_as::{self, RunAs};
+use super::sandbox::{self, SandboxKeys};
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// Collects problems, naming each by key and finding its line in the source.
@@ -181,6 +182,7 @@ pub(crate) fn resolve(
             .unwrap_or_else(|| DEFAULT_PLUGIN_LABEL.to_string()),
         limits,
         allow_root: raw_global.allow_root.unwrap_or(false),
+        sandbox: resolve_sandbox(raw_global.sandbox, &here, report),
     };
     check_timeout(report, &here, raw_global.timeout.map(|d| d.0));
     check_interval(report, &here, raw_global.interval.map(|d| d.0));
@@ -294,6 +296,7 @@ fn resolve_plugin(
             .map_err(|why| report.report(&at(&[key("sha256")]), why))
             .ok()
     });
+    let sandbox = resolve_sandbox(raw.sandbox, here, report).over(&global.sandbox);
     PluginConfig {
         name: raw.name,
         command,
@@ -308,6 +311,7 @@ fn resolve_plugin(
         run_as,
         allow_root: raw.allow_root.unwrap_or(global.allow_root),
         sha256,
+        sandbox: sandbox.resolve(),
     }
 }
 
@@ -323,6 +327,19 @@ fn resolve_limits(
         report.report(&[here, &[key("limits"), key(name)]].concat(), why);
     }
     limits
+}
+
+/// Checks a `sandbox` mapping at `here`, reporting each bad value at its key.
+fn resolve_sandbox(
+    raw: Option<sandbox::RawSandbox>,
+    here: &[Seg],
+    report: &mut Reporter,
+) -> SandboxKeys {
+    let (keys, problems) = sandbox::check(raw);
+    for (path, why) in problems {
+        report.report(&[here, &[key("sandbox")], &path].concat(), why);
+    }
+    keys
 }
 
 /// Resolves `user` and `group` at `here`, reporting each bad value at its key.
@@ -426,82 +443,6 @@ fn check_label(label: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The directory relative commands are resolved against: the config file's, made absolute.
-fn config_dir(file: &Path) -> PathBuf {
-    let dir = match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
-}
-
-/// Resolves `command[0]` to an absolute path of an executable file, like `execvp` would,
-/// except that relative paths are anchored at the config file's directory.
-fn resolve_program(
-    program: &str,
-    base: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, String> {
-    if program.is_empty() {
-        return Err("the program (command[0]) must not be empty".to_string());
-    }
-    let found = if program.contains('/') {
-        // components() drops `.` steps, so `./disk` does not show up as `/etc/x/./disk`.
-        let path: PathBuf = base.join(program).components().collect();
-        if let Err(why) = check_executable(&path) {
-            return Err(if Path::new(program).is_absolute() {
-                format!("`{program}` {why}")
-            } else {
-                format!(
-                    "`{program}` {why} (relative paths are resolved against the config \
-                     file's directory: {})",
-                    path.display()
-                )
-            });
-        }
-        path
-    } else {
-        let Some(search) = env("PATH") else {
-            return Err(format!(
-                "`{program}` has no `/` and PATH is not set: give an absolute path"
-            ));
-        };
-        // Relative PATH entries would depend on our working directory: skipped, as is safer.
-        std::env::split_paths(&search)
-            .filter(|dir| dir.is_absolute())
-            .map(|dir| dir.join(program))
-            .find(|candidate| check_executable(candidate).is_ok())
-            .ok_or_else(|| {
-                format!(
-                    "`{program}` not found in PATH ({search}): give an absolute path or fix PATH"
-                )
-            })?
-    };
-    found
-        .into_os_string()
-        .into_string()
-        .map_err(|path| format!("`{program}` resolves to a path that is not UTF-8: {path:?}"))
-}
-
-/// Whether `path` names an executable regular file (by its mode bits; the exporter may start
-/// plugins under another user, so access(2) for our own user would not be the right test).
-fn check_executable(path: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|err| match err.kind() {
-        std::io::ErrorKind::NotFound => "does not exist".to_string(),
-        _ => format!("cannot be inspected: {err}"),
-    })?;
-    if !meta.is_file() {
-        return Err("is not a regular file".to_string());
-    }
-    if meta.permissions().mode() & 0o111 == 0 {
-        return Err(format!(
-            "is not executable (mode {:o})",
-            meta.permissions().mode() & 0o7777
-        ));
-    }
-    Ok(())
-}
-
 fn check_working_dir(dir: &Path) -> Result<(), String> {
     let shown = dir.display();
     if !dir.is_absolute() {
@@ -560,32 +501,5 @@ mod tests {
             "{prefixed}"
         );
         assert!(parse_sha256("").unwrap_err().contains("has 0 hex digits"));
-    }
-
-    #[test]
-    fn path_lookup_skips_relative_entries() {
-        let dir = tempfile::tempdir().unwrap();
-        let program = dir.path().join("tool");
-        std::fs::write(&program, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let search = format!("relative:{}", dir.path().display());
-        let env = |name: &str| (name == "PATH").then(|| search.clone());
-        let found = resolve_program("tool", Path::new("/"), &env).unwrap();
-        assert_eq!(found, program.to_str().unwrap());
-        let err = resolve_program("missing-tool", Path::new("/"), &env).unwrap_err();
-        assert!(err.contains("not found in PATH"), "{err}");
-    }
-
-    #[test]
-    fn relative_programs_are_anchored_at_the_config_dir() {
-        let dir = tempfile::tempdir().unwrap();
-        let program = dir.path().join("tool");
-        std::fs::write(&program, "").unwrap();
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = resolve_program("./tool", dir.path(), &|_| None).unwrap_err();
-        assert!(err.contains("not executable (mode 644)"), "{err}");
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let found = resolve_program("./tool", dir.path(), &|_| None).unwrap();
-        assert_eq!(found, program.to_str().unwrap());
     }
 }

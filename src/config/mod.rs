@@ -11,6 +11,7 @@
 //!   user: nobody          # default user and group for every plugin (see below)
 //!   group: nogroup
 //!   allow_root: false     # default for every plugin's allow_root
+//!   sandbox: {preset: standard}  # default sandbox keys (see the `sandbox` module)
 //! plugins:
 //!   - name: disk                                   # required, unique, [a-z0-9_-]{1,64}
 //!     command: ["/usr/lib/plugin-exporter/disk", "--verbose"]
@@ -25,6 +26,7 @@
 //!     group: prometheus                            # name or numeric gid
 //!     allow_root: true                             # may run as root (see below)
 //!     sha256: 3b4c...                              # 64 hex digits: command[0]'s SHA-256
+//!     sandbox: {preset: strict, max_connections: 4} # overrides global.sandbox key by key
 //! ```
 //!
 //! `limits` (all keys optional; `null` means unlimited where an unlimited setting exists):
@@ -66,8 +68,9 @@
 //!
 //! The parts: `model` holds the checked [`Config`], `raw` the file as written, `check` the
 //! semantic checks, `error` the [`ConfigError`] and its [`Problem`]s; [`duration`], [`size`],
-//! `env`, `limits` and `run_as` one kind of value each, `locate` the key-to-line lookup. This
-//! file only reads a file and runs the two steps; the types are re-exported here.
+//! `env`, `limits`, `run_as` and `sandbox` one kind of value each, `program` the resolution of
+//! `command[0]`, `locate` the key-to-line lookup. This file only reads a file and runs the two
+//! steps; the types are re-exported here.
 
 mod check;
 pub mod duration;
@@ -77,8 +80,10 @@ mod lenient;
 mod limits;
 mod locate;
 mod model;
+mod program;
 mod raw;
 mod run_as;
+mod sandbox;
 pub mod size;
 
 use std::path::Path;
@@ -91,6 +96,9 @@ pub use model::{
     DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 pub use run_as::RunAs;
+pub use sandbox::{
+    Filesystem, FsKey, FsPaths, Network, Preset, SandboxKeys, SandboxProfile, Syscalls,
+};
 pub use size::{parse_size, SizeError};
 
 /// Reads and checks the config file, substituting `${VAR}` from the process environment.

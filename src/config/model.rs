@@ -5,6 +5,7 @@
 use super::env::Secret;
 use super::limits::Limits;
 use super::run_as::RunAs;
+use super::sandbox::{SandboxKeys, SandboxProfile};
 use serde::Deserialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -96,6 +97,8 @@ pub struct Global {
     pub limits: Limits,
     /// Default for every plugin's `allow_root`.
     pub allow_root: bool,
+    /// Default `sandbox` keys; each plugin's `sandbox` overrides them key by key.
+    pub sandbox: SandboxKeys,
 }
 
 impl Default for Global {
@@ -106,6 +109,7 @@ impl Default for Global {
             plugin_label: DEFAULT_PLUGIN_LABEL.to_string(),
             limits: Limits::default(),
             allow_root: false,
+            sandbox: SandboxKeys::default(),
         }
     }
 }
@@ -140,4 +144,7 @@ pub struct PluginConfig {
     pub allow_root: bool,
     /// The expected SHA-256 of the file `command[0]` names, when pinned.
     pub sha256: Option<[u8; 32]>,
+    /// The tighter fence: file system, network and system calls (`global.sandbox` merged
+    /// with the plugin's own, the preset's defaults applied).
+    pub sandbox: SandboxProfile,
 }

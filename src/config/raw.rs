@@ -5,6 +5,7 @@ use super::duration::PromDuration;
 use super::env::RawEnv;
 use super::limits::{self, RawLimits};
 use super::model::{Format, Mode};
+use super::sandbox::RawSandbox;
 use serde::Deserialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ impl RawConfig {
 #[serde(
     deny_unknown_fields,
     expecting = "a mapping with the keys `timeout`, `interval`, `plugin_label`, `limits`, \
-                 `user`, `group` and `allow_root`"
+                 `user`, `group`, `allow_root` and `sandbox`"
 )]
 pub(crate) struct RawGlobal {
     pub(crate) timeout: Option<PromDuration>,
@@ -44,6 +45,7 @@ pub(crate) struct RawGlobal {
     pub(crate) user: Option<String>,
     pub(crate) group: Option<String>,
     pub(crate) allow_root: Option<bool>,
+    pub(crate) sandbox: Option<RawSandbox>,
 }
 
 /// One entry of `plugins` as written.
@@ -74,6 +76,7 @@ pub(crate) struct RawPlugin {
     pub(crate) group: Option<Option<String>>,
     pub(crate) allow_root: Option<bool>,
     pub(crate) sha256: Option<String>,
+    pub(crate) sandbox: Option<RawSandbox>,
 }
 
 /// `command`: a list of strings; a lone string gets a message showing the list form, since

@@ -132,6 +132,60 @@ pub enum DropReason {
     },
     /// The series repeats an earlier series of its family.
     DuplicateSeries,
+    /// An info family whose name is not `<stem>_info`.
+    InfoName,
+    /// A unit on a type that takes none (info, stateset).
+    UnitNotAllowed(MetricType),
+    /// A stateset sample without the label named after its family.
+    StateLabel(String),
+    /// An info value other than 1.
+    InfoValue(f64),
+    /// A stateset value other than 0 or 1.
+    StateValue(f64),
+    /// A NaN or negative histogram or summary sum; only the sum (and a histogram's count)
+    /// is dropped.
+    ForbiddenSum {
+        /// The family's type.
+        kind: MetricType,
+        /// The sum.
+        sum: f64,
+    },
+    /// A histogram sum beside a negative bucket bound; only the sum and count are dropped.
+    SumWithNegativeBuckets {
+        /// The lowest bound.
+        le: f64,
+    },
+    /// A gauge histogram's negative sum without a negative bucket bound; only the sum and
+    /// count are dropped.
+    NegativeGaugeSum(f64),
+    /// A negative quantile value; only that quantile is dropped.
+    NegativeQuantileValue {
+        /// The quantile.
+        q: f64,
+        /// Its value.
+        value: f64,
+    },
+    /// A sample timestamp that is not finite.
+    Timestamp(f64),
+    /// A created time that is not finite; only the created time is dropped.
+    Created(f64),
+    /// The series repeats with a timestamp before its previous sample's.
+    TimestampOrder {
+        /// This sample's timestamp.
+        ts: f64,
+        /// The timestamp it should come after.
+        prev: f64,
+    },
+    /// The series repeats, once with a timestamp and once without.
+    TimestampPresence,
+    /// An exemplar on a sample of a type that takes none; only the exemplar is dropped.
+    ExemplarNotAllowed(MetricType),
+    /// Exemplar labels over 128 characters; only the exemplar is dropped.
+    ExemplarTooLong(usize),
+    /// An invalid or repeated exemplar label name; only the exemplar is dropped.
+    ExemplarLabel(String),
+    /// An exemplar timestamp that is not finite; only the exemplar is dropped.
+    ExemplarTimestamp(f64),
 }
 
 impl DropReason {
@@ -139,8 +193,40 @@ impl DropReason {
     pub fn kind(&self) -> ErrorKind {
         match self {
             DropReason::DuplicateSeries => ErrorKind::DuplicateSeries,
+            DropReason::TimestampOrder { .. } | DropReason::TimestampPresence => {
+                ErrorKind::TimestampOrder
+            }
+            DropReason::InfoValue(_)
+            | DropReason::StateValue(_)
+            | DropReason::ForbiddenSum { .. }
+            | DropReason::SumWithNegativeBuckets { .. }
+            | DropReason::NegativeGaugeSum(_)
+            | DropReason::NegativeQuantileValue { .. }
+            | DropReason::Timestamp(_)
+            | DropReason::Created(_) => ErrorKind::ForbiddenValue,
+            DropReason::ExemplarNotAllowed(_)
+            | DropReason::ExemplarTooLong(_)
+            | DropReason::ExemplarLabel(_)
+            | DropReason::ExemplarTimestamp(_) => ErrorKind::InvalidExemplar,
             _ => ErrorKind::InvalidMetric,
         }
+    }
+
+    /// True when only a part of the series is dropped (its sum, a quantile, its created time,
+    /// an exemplar) and the series itself is still served.
+    pub fn partial(&self) -> bool {
+        matches!(
+            self,
+            DropReason::ForbiddenSum { .. }
+                | DropReason::SumWithNegativeBuckets { .. }
+                | DropReason::NegativeGaugeSum(_)
+                | DropReason::NegativeQuantileValue { .. }
+                | DropReason::Created(_)
+                | DropReason::ExemplarNotAllowed(_)
+                | DropReason::ExemplarTooLong(_)
+                | DropReason::ExemplarLabel(_)
+                | DropReason::ExemplarTimestamp(_)
+        )
     }
 }
 
@@ -235,11 +321,16 @@ impl fmt::Display for DropReason {
                 num(*v)
             ),
             DropReason::Incomplete(MetricType::Summary) => {
-                write!(f, "a summary sample needs quantiles, sum and count")
+                write!(
+                    f,
+                    "a summary sample needs quantiles, a sum or a count (that OpenMetrics allows)"
+                )
             }
-            DropReason::Incomplete(_) => {
-                write!(f, "a histogram sample needs buckets, sum and count")
-            }
+            DropReason::Incomplete(kind) => write!(
+                f,
+                "a {} sample needs buckets, and a count or a +Inf bucket",
+                kind.as_str()
+            ),
             DropReason::Count(c) => {
                 write!(f, "count {} is not a non-negative integer", num(*c))
             }
@@ -293,7 +384,103 @@ impl fmt::Display for DropReason {
                 "repeats an earlier series of its family (label order and empty labels do not \
                  count); the exporter keeps the first"
             ),
+            other => explain_more(other, f),
         }
+    }
+}
+
+/// The sentences of the OpenMetrics rules (types, values, timestamps, exemplars).
+fn explain_more(reason: &DropReason, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match reason {
+        DropReason::InfoName => write!(
+            f,
+            "an info family is named <name>_info (OpenMetrics calls it <name>); the family \
+             is dropped"
+        ),
+        DropReason::UnitNotAllowed(kind) => write!(
+            f,
+            "a {} takes no unit; only the unit is dropped",
+            kind.as_str()
+        ),
+        DropReason::StateLabel(n) => write!(
+            f,
+            "a stateset sample needs the label {}, naming its state",
+            quote(n)
+        ),
+        DropReason::InfoValue(v) => write!(f, "an info value must be 1, it is {}", num(*v)),
+        DropReason::StateValue(v) => {
+            write!(f, "a stateset value must be 0 or 1, it is {}", num(*v))
+        }
+        DropReason::ForbiddenSum { kind, sum } => write!(
+            f,
+            "its sum is {}, which OpenMetrics forbids (a sum counts up from 0): the {} dropped",
+            num(*sum),
+            if *kind == MetricType::Summary {
+                "sum is"
+            } else {
+                "sum and count are"
+            }
+        ),
+        DropReason::SumWithNegativeBuckets { le } => write!(
+            f,
+            "it has a negative bucket bound (le={}) and a sum, which OpenMetrics forbids: the \
+             sum and count are dropped",
+            num(*le)
+        ),
+        DropReason::NegativeGaugeSum(v) => write!(
+            f,
+            "its sum is {} but no bucket bound is negative, which OpenMetrics forbids: the sum \
+             and count are dropped",
+            num(*v)
+        ),
+        DropReason::NegativeQuantileValue { q, value } => write!(
+            f,
+            "quantile {} has the value {}, and OpenMetrics forbids negative ones: the quantile \
+             is dropped",
+            num(*q),
+            num(*value)
+        ),
+        DropReason::Timestamp(v) => write!(f, "its timestamp {} is not finite", num(*v)),
+        DropReason::Created(v) => write!(
+            f,
+            "its created time {} is not finite: the created time is dropped",
+            num(*v)
+        ),
+        DropReason::TimestampOrder { ts, prev } => write!(
+            f,
+            "repeats its series with the timestamp {}, not after the {} before it; a \
+             series' timestamps must increase (the latest sample is served)",
+            num(*ts),
+            num(*prev)
+        ),
+        DropReason::TimestampPresence => write!(
+            f,
+            "repeats its series, once with a timestamp and once without; the exporter keeps \
+             the first"
+        ),
+        DropReason::ExemplarNotAllowed(kind) => write!(
+            f,
+            "a {} sample takes no exemplar (counters and histogram buckets do): the exemplar \
+             is dropped",
+            kind.as_str()
+        ),
+        DropReason::ExemplarTooLong(chars) => write!(
+            f,
+            "its exemplar's labels have {chars} characters, over the 128 OpenMetrics allows: \
+             the exemplar is dropped"
+        ),
+        DropReason::ExemplarLabel(n) => write!(
+            f,
+            "its exemplar has an invalid or repeated label name {}: the exemplar is dropped",
+            quote(n)
+        ),
+        DropReason::ExemplarTimestamp(v) => write!(
+            f,
+            "its exemplar's timestamp {} is not finite: the exemplar is dropped",
+            num(*v)
+        ),
+        // Every other reason is written by Display itself.
+        other => write!(f, "{other:?}"),
     }
 }
 
@@ -330,7 +517,13 @@ impl fmt::Display for DropSite<'_> {
 /// prints.
 pub fn describe(site: &DropSite<'_>, reason: &DropReason) -> String {
     match (site, reason) {
-        (DropSite::Series(..), DropReason::DuplicateSeries) => format!("{site} {reason}"),
+        (
+            DropSite::Series(..),
+            DropReason::DuplicateSeries
+            | DropReason::TimestampOrder { .. }
+            | DropReason::TimestampPresence,
+        ) => format!("{site} {reason}"),
+        (DropSite::Series(..), r) if r.partial() => format!("{site}: {reason}"),
         (DropSite::Series(..), _) => format!("{site} is dropped: {reason}"),
         (DropSite::Family(_) | DropSite::Unit(_), _) => format!("{site}: {reason}"),
     }

@@ -17,7 +17,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::format::Format;
-use super::render::{write_header, RenderedFamily};
+use super::model::MetricType;
+use super::render::{write_header, write_text_gauge_header, RenderedFamily};
 use super::validate::{claimed_names, ClaimedName};
 
 pub use super::sink::Sink;
@@ -101,7 +102,9 @@ pub fn assemble(
         header.clear();
         write_header(g.owner.1, format, &mut header);
         out.bytes(&header);
-        if g.joined.is_empty() {
+        if format == Format::Text && g.owner.1.kind == MetricType::GaugeHistogram {
+            write_gauge_histogram_text(g, &mut header, out);
+        } else if g.joined.is_empty() {
             out.family_body(g.owner.1, format);
         } else {
             let members: Vec<_> = std::iter::once(g.owner)
@@ -115,6 +118,30 @@ pub fn assemble(
         out.bytes(b"# EOF\n");
     }
     drops
+}
+
+/// A gauge histogram in text 0.0.4: every contributor's `_bucket` lines under the histogram
+/// header already written, then their `_gcount` and `_gsum` lines, each part under a gauge
+/// header of its own (see [`super::render`]).
+fn write_gauge_histogram_text(g: &Group<'_>, header: &mut Vec<u8>, out: &mut impl Sink) {
+    let members: Vec<[&[u8]; 3]> = std::iter::once(g.owner)
+        .chain(g.joined.iter().copied())
+        .map(|(_, f)| f.text_parts())
+        .collect();
+    for (part, suffix) in [(0, ""), (1, "_gcount"), (2, "_gsum")] {
+        if part > 0 {
+            if members.iter().all(|m| m[part].is_empty()) {
+                continue;
+            }
+            header.clear();
+            let owner = g.owner.1;
+            write_text_gauge_header(&owner.name, suffix, &owner.help, header);
+            out.bytes(header);
+        }
+        for m in &members {
+            out.bytes(m[part]);
+        }
+    }
 }
 
 /// Sample lines of several plugins for one family, skipping later duplicates where spans

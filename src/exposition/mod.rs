@@ -11,9 +11,12 @@
 //! to the content negotiation); no part imports from it. The [`merge::Sink`] trait lives in
 //! `sink.rs` and the gzip member encoders in `gzip_member.rs` (re-exported by [`merge`] and
 //! [`gzip`]), so that rendering, merging and gzip do not depend on each other in a circle.
+//! The pieces of a line (values, labels, timestamps, exemplars) are in `encode.rs`, and the
+//! value rules of one sample, type by type, in `values.rs` (used by [`validate`]).
 
 pub mod batch;
 pub mod drop_reason;
+mod encode;
 mod format;
 pub mod gzip;
 mod gzip_member;
@@ -26,5 +29,6 @@ mod sink;
 #[cfg(test)]
 mod testing;
 pub mod validate;
+mod values;
 
 pub use format::Format;

@@ -31,13 +31,13 @@ fn convert_family(mf: &proto::MetricFamily) -> model::Family {
     let samples = mf
         .get_metric()
         .iter()
-        .map(|m| model::Sample {
-            labels: m
+        .map(|m| {
+            let labels = m
                 .get_label()
                 .iter()
                 .map(|l| (l.name().to_string(), l.value().to_string()))
-                .collect(),
-            value: convert_value(m, kind),
+                .collect();
+            model::Sample::new(labels, convert_value(m, kind))
         })
         .collect();
     model::Family {
@@ -52,11 +52,14 @@ fn convert_family(mf: &proto::MetricFamily) -> model::Family {
 fn convert_value(m: &proto::Metric, kind: MetricType) -> SampleValue {
     match kind {
         MetricType::Counter => SampleValue::Scalar(m.get_counter().get_value()),
-        MetricType::Gauge => SampleValue::Scalar(m.get_gauge().get_value()),
+        // The crate has no OpenMetrics-only types: `convert_family` never gives those kinds.
+        MetricType::Gauge | MetricType::Info | MetricType::StateSet => {
+            SampleValue::Scalar(m.get_gauge().get_value())
+        }
         // The crate deprecates untyped (a protobuf leftover) but still carries it.
         #[allow(deprecated)]
         MetricType::Untyped => SampleValue::Scalar(m.get_untyped().get_value()),
-        MetricType::Histogram => {
+        MetricType::Histogram | MetricType::GaugeHistogram => {
             let h = m.get_histogram();
             let count = h.get_sample_count() as f64;
             let mut buckets: Vec<(f64, f64)> = h
@@ -69,7 +72,7 @@ fn convert_value(m: &proto::Metric, kind: MetricType) -> SampleValue {
             }
             SampleValue::Histogram {
                 buckets,
-                sum: h.get_sample_sum(),
+                sum: Some(h.get_sample_sum()),
                 count,
             }
         }
@@ -81,8 +84,8 @@ fn convert_value(m: &proto::Metric, kind: MetricType) -> SampleValue {
                     .iter()
                     .map(|q| (q.quantile(), q.value()))
                     .collect(),
-                sum: s.sample_sum(),
-                count: s.sample_count() as f64,
+                sum: Some(s.sample_sum()),
+                count: Some(s.sample_count() as f64),
             }
         }
     }
@@ -168,7 +171,7 @@ mod tests {
             kind,
             help: format!("{name} help"),
             unit: None,
-            samples: vec![model::Sample { labels, value }],
+            samples: vec![model::Sample::new(labels, value)],
         };
         let want = vec![
             fam(
@@ -185,7 +188,7 @@ mod tests {
                 SampleValue::Histogram {
                     // The crate leaves +Inf implicit; we add it with the count.
                     buckets: vec![(0.5, 1.0), (1.0, 3.0), (f64::INFINITY, 4.0)],
-                    sum: 2.5,
+                    sum: Some(2.5),
                     count: 4.0,
                 },
             ),
@@ -195,8 +198,8 @@ mod tests {
                 vec![],
                 SampleValue::Summary {
                     quantiles: vec![(0.5, 0.25)],
-                    sum: 0.75,
-                    count: 2.0,
+                    sum: Some(0.75),
+                    count: Some(2.0),
                 },
             ),
             fam("u", MetricType::Untyped, vec![], SampleValue::Scalar(7.0)),

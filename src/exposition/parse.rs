@@ -3,14 +3,21 @@
 //! collector scripts). It produces protocol families, which then take the same validation and
 //! rendering path as a JSON plugin's batch.
 //!
-//! The format is OpenMetrics when a line is exactly `# EOF`, else text 0.0.4 (where
-//! `# UNIT`, OpenMetrics-only types and a malformed `# EOF` are errors that say so, which is
-//! how OpenMetrics cut short before its `# EOF` shows). Every rule
-//! broken drops the smallest unit it spoils (a line, a series, a family) with a
+//! # Which format
+//! A command has no Content-Type, so the content decides: the input is OpenMetrics when one
+//! of its lines is exactly `# EOF`, else text 0.0.4 (where `# UNIT`, OpenMetrics-only types
+//! and a malformed `# EOF` are errors that say so, which is how OpenMetrics cut short before
+//! its `# EOF` shows). So an empty input is text 0.0.4, and valid: an exposition of nothing,
+//! as a collector with nothing to report prints. It cannot be OpenMetrics, whose expositions
+//! end with `# EOF` (OpenMetrics' own test suite has it as `bad_no_eof`).
+//!
+//! Every rule broken drops the smallest unit it spoils (a line, a series, a family) with a
 //! [`ParseError`] naming the line; everything valid is kept, so one bad line never loses the
-//! rest. [`super::validate`] then applies the rules that do not need line numbers: repeated
-//! family names and clashing sample names, duplicate series, reserved label names, bucket
-//! order and counts, quantile ranges, label limits.
+//! rest. [`super::validate`] then applies the rules that do not need the text: repeated
+//! family names and clashing sample names, duplicate series and timestamp order, reserved
+//! label names, label limits, and every value rule of OpenMetrics (bucket order and counts,
+//! sums, quantile ranges, info and stateset values, exemplar labels), each counted under its
+//! own error kind; the parser only reads the values and passes them on.
 //!
 //! # Rules checked here
 //! - Syntax (`parse/line.rs`): metric and label names, label value escapes (`\\`, `\"`, `\n`),
@@ -18,15 +25,19 @@
 //! - Families: HELP, TYPE (and UNIT) at most once each and before the family's first sample;
 //!   all lines of a family contiguous (a later group is refused line by line); a sample whose
 //!   name fits no family starts an untyped family of its own.
-//! - Histograms: `_bucket` (with `le`), `_sum`, `_count` lines with equal labels (but `le`)
-//!   form one wire sample, buckets in the order given; a series without `_sum` or `_count` is
-//!   dropped (the wire types need both). Summaries likewise with `quantile`. `le` or
-//!   `quantile` anywhere else is an error. A label set seen again in a family goes to the
-//!   same sample (text 0.0.4 lets a series' lines be apart, as Go's parser does; OpenMetrics
-//!   forbids it), unless the slot is taken: a second `_sum`, or a bucket repeating the
-//!   first bound, starts a new sample, so a repeated series reaches validation as a duplicate.
+//! - Histograms and gauge histograms: `_bucket` (with `le`), `_sum`, `_count` (`_gsum`,
+//!   `_gcount`) lines with equal labels (but `le`) and timestamp form one wire sample,
+//!   buckets in the order given; summaries likewise with `quantile`, and OpenMetrics counters
+//!   with `_total` and `_created`. `le` or `quantile` anywhere else is an error. A label set
+//!   seen again in a family goes to the same sample (text 0.0.4 lets a series' lines be
+//!   apart, as Go's parser does; OpenMetrics forbids it), unless the slot is taken or the
+//!   timestamp differs: a second `_sum`, or a bucket repeating the first bound, starts a new
+//!   sample, so a repeated series reaches validation as such.
 //! - OpenMetrics: `# EOF` last (one error for anything after it), no blank lines, no other
-//!   `#` lines, `# UNIT` a suffix of the family name, counter samples `_total`.
+//!   `#` lines, `# UNIT` a suffix of the family name, counter samples `_total` (a `_created`
+//!   alone is refused), info samples `_info`, a histogram's `+Inf` bucket, its `_sum` and
+//!   `_count` both or neither (`_gsum` and `_gcount` likewise), exemplars only on counter
+//!   `_total` and histogram and gauge histogram `_bucket` lines.
 //!
 //! # Choices
 //! - Values: text 0.0.4 takes exactly `NaN`, `+Inf`, `-Inf` besides decimal numbers (not
@@ -34,19 +45,17 @@
 //!   OpenMetrics follows its ABNF, which allows `inf`, `infinity` and `nan` in any case; an
 //!   `le` bound of +Inf must still be written `+Inf` there (the spec's one MUST on canonical
 //!   numbers); other non-canonical bounds like `le="1"` are taken, as the spec requires.
-//! - Timestamps (integer milliseconds in 0.0.4, seconds in OpenMetrics) and exemplars are
-//!   checked and dropped without a word: the wire types carry neither, the exporter serves
-//!   current values that the scraper stamps, and a warning on every line of a file that
-//!   stamps all its samples would drown real errors. A malformed one is an error.
-//! - OpenMetrics `unknown` is untyped; a counter family `foo` becomes the wire family
-//!   `foo_total`; `_created` lines are dropped (no place for them). `info` becomes a gauge
-//!   named `foo_info` and `stateset` a gauge `foo`, with their samples as written (values
-//!   must be 1, resp. 0 or 1): exactly how prometheus_client writes both in text 0.0.4, so
-//!   nothing is lost. `gaugehistogram` has no equivalent: one error at its TYPE line, and
-//!   its samples are dropped silently.
+//! - Every OpenMetrics type is kept as such (`unknown` is untyped). A counter family `foo` is
+//!   the wire family `foo_total`, an info family `foo` the wire family `foo_info`, as the
+//!   protocol names them; `_created` lines become the samples' created times.
+//! - Timestamps (integer milliseconds in 0.0.4, seconds in OpenMetrics) are kept, in seconds,
+//!   and so are exemplars. Where an exemplar may stand is decided here, from the sample's
+//!   name, which only the text has (an error for its line, like any line breaking the
+//!   format); its labels' length and names are validation's, as for a JSON plugin's.
 //! - Text 0.0.4 `foo_created` families that follow a counter `foo_total` or a histogram or
-//!   summary `foo` are dropped silently: prometheus_client writes them by default, and
-//!   validation would refuse them anyway (OpenMetrics reserves the name).
+//!   summary `foo` are dropped silently: prometheus_client writes them by default, validation
+//!   would refuse them anyway (OpenMetrics reserves the name), and we serve created times in
+//!   OpenMetrics only.
 //! - Text 0.0.4 wants the last line to end in `\n`; without it the last line may be cut
 //!   short (a plugin killed mid-write), so it is dropped with an error. OpenMetrics has
 //!   `# EOF` for that and may omit the final newline.
@@ -55,6 +64,7 @@
 //! - [`MAX_ERRORS`] errors are listed at most, then one error counts the rest: garbage input
 //!   must not cost more memory as errors than it took as text.
 
+mod cursor;
 mod family;
 mod line;
 mod number;
@@ -64,9 +74,9 @@ mod tests;
 use std::collections::HashMap;
 
 use super::format::Format;
-use family::{labels_excerpt, misplaced, Fam, Kind, Role};
+use family::{misplaced, Fam, Kind, Role};
 use line::{quote, Line, SampleLine};
-use plugin_protocol::{self as proto, MetricType};
+use plugin_protocol as proto;
 
 /// Errors listed in a [`ParseOutput`] before the rest are only counted.
 pub const MAX_ERRORS: usize = 1000;
@@ -283,10 +293,6 @@ impl Parser {
                     fam.kind = kind;
                     retyped = true;
                     match kind {
-                        Kind::GaugeHistogram => Some(format!(
-                            "type gaugehistogram is not supported: family {} is dropped",
-                            quote(name)
-                        )),
                         Kind::Info | Kind::StateSet if fam.unit.take().is_some() => Some(format!(
                             "type {} takes no unit: unit dropped",
                             kind.as_str()
@@ -334,7 +340,7 @@ impl Parser {
         let fam = &mut self.fams[idx];
         fam.samples_seen = true;
         fam.last_line = n;
-        if fam.ignored || fam.kind == Kind::GaugeHistogram {
+        if fam.ignored {
             return;
         }
         if let Err(msg) = fam.place(role, n, s, self.om) {
@@ -371,36 +377,20 @@ impl Parser {
         let om = self.om;
         let mut families = Vec::with_capacity(self.fams.len());
         for mut fam in std::mem::take(&mut self.fams) {
-            let kind = match fam.kind {
-                _ if fam.ignored => continue,
-                Kind::GaugeHistogram => continue,
-                Kind::Untyped => MetricType::Untyped,
-                Kind::Counter => MetricType::Counter,
-                Kind::Gauge | Kind::Info | Kind::StateSet => MetricType::Gauge,
-                Kind::Histogram => MetricType::Histogram,
-                Kind::Summary => MetricType::Summary,
-            };
-            if matches!(fam.kind, Kind::Histogram | Kind::Summary) {
-                // The wire types (and validation) need both `sum` and `count`.
+            if fam.ignored {
+                continue;
+            }
+            // `starts` has an entry per sample exactly when its lines were grouped.
+            if om && fam.starts.len() == fam.samples.len() && !fam.starts.is_empty() {
                 let samples = std::mem::take(&mut fam.samples);
-                for (s, start) in samples.into_iter().zip(&fam.starts) {
-                    let missing = match (&s.sum, &s.count) {
-                        (None, _) => "_sum",
-                        (_, None) => "_count",
-                        _ => {
-                            fam.samples.push(s);
-                            continue;
+                for (s, start) in samples.into_iter().zip(std::mem::take(&mut fam.starts)) {
+                    match fam.incomplete(&s) {
+                        None => fam.samples.push(s),
+                        Some(msg) => {
+                            fam.rejected += 1;
+                            self.error(start, msg);
                         }
-                    };
-                    fam.rejected += 1;
-                    let msg = format!(
-                        "{} {} series {}: no {} line",
-                        fam.kind.as_str(),
-                        quote(&fam.name),
-                        labels_excerpt(&s.labels.0),
-                        quote(&format!("{}{missing}", fam.name))
-                    );
-                    self.error(*start, msg);
+                    }
                 }
             }
             // A family whose every sample was refused is left out: its bare header would
@@ -415,13 +405,13 @@ impl Parser {
             };
             families.push(proto::Family {
                 name,
-                kind,
+                kind: fam.kind.metric_type(),
                 help: fam.help.unwrap_or_default(),
                 unit: fam.unit,
                 samples: fam.samples,
             });
         }
-        // Errors are found in line order, except missing `_sum`/`_count` found at the end.
+        // Errors are found in line order, except incomplete series found at the end.
         self.errors.sort_by_key(|e| e.line);
         if self.unlisted > 0 {
             self.errors.push(ParseError {

@@ -14,19 +14,32 @@
 //!   them canonical, always with a decimal point or exponent (`le="1.0"`).
 //! - Text always has `# HELP` (empty help too, as Go's encoder does); OpenMetrics leaves an
 //!   empty HELP out, since its metadata lines are optional.
-//! - OpenMetrics 1.0 forbids some values that text 0.0.4 takes. Rather than drop the series
-//!   from both formats, the OpenMetrics rendering leaves out just the offending lines:
-//!   `_sum` and `_count` of a histogram with a negative bucket bound or a NaN or negative sum
-//!   (the spec forbids such a sum, and parsers want `_sum` and `_count` together), `_sum` and
-//!   `_count` of a summary with a NaN or negative sum, and summary quantile lines with a
-//!   negative value.
+//! - Timestamps: seconds in OpenMetrics, integer milliseconds (rounded) in text; a timestamp
+//!   beyond what text's 64-bit milliseconds hold is left out there. Every line of a series
+//!   carries its timestamp.
+//!
+//! # Types text 0.0.4 does not have
+//! Text 0.0.4 gets what Prometheus' own clients write there (client_python maps OpenMetrics
+//! to text this way; `promtool check metrics` takes it without a lint):
+//! - `info` is a gauge named with its `_info`, `stateset` a gauge; the samples are the same.
+//! - `gaugehistogram` is a histogram of its `_bucket` lines, followed by two gauge families
+//!   `<name>_gcount` and `<name>_gsum`. The text body holds the three parts back to back
+//!   ([`RenderedFamily::text_sections`]) and the merge writes a header before each.
+//! - `_created` lines and exemplars exist in OpenMetrics only and are left out of text (as
+//!   client_golang does; Prometheus reads created timestamps from OpenMetrics and protobuf
+//!   only, and a `_created` gauge per series would double a counter's series).
+//! - A counter without the `_total` suffix is `unknown` in OpenMetrics, which has no
+//!   `_created` line and no exemplar either.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use super::encode::{end_om, end_text, push_escaped, push_label, push_line, text_millis};
 use super::format::Format;
 use super::gzip_member::member;
-use super::model::{self, MetricType, SampleValue};
-use super::validate::{counter_stem, label_identity};
+use super::model::{self, Exemplar, MetricType, SampleValue};
+use super::validate::{counter_stem, info_stem, label_identity};
+
+pub use super::encode::{push_canonical_float, push_value};
 
 /// One family's sample lines in both formats, ready to be copied into a scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +60,9 @@ pub struct RenderedFamily {
     pub om: Vec<u8>,
     /// Where each series ends in `text` and `om`; empty unless rendered with spans.
     pub spans: Vec<SeriesSpan>,
+    /// Gauge histograms: where the `_bucket` lines and then the `_gcount` lines end in
+    /// `text`, which continues with the `_gsum` lines.
+    pub text_sections: Option<[usize; 2]>,
     /// `text` and `om` as gzip members, made on first use (see [`super::gzip`]).
     pub gz: [std::sync::OnceLock<Vec<u8>>; 2],
 }
@@ -76,6 +92,16 @@ impl RenderedFamily {
         let slot = &self.gz[usize::from(format == Format::OpenMetrics)];
         slot.get_or_init(|| member(self.body(format)))
     }
+
+    /// The text body in its parts: for a gauge histogram its `_bucket`, `_gcount` and `_gsum`
+    /// lines, else the whole body and two empty parts.
+    pub fn text_parts(&self) -> [&[u8]; 3] {
+        let t = &self.text[..];
+        match self.text_sections {
+            Some([a, b]) if a <= b && b <= t.len() => [&t[..a], &t[a..b], &t[b..]],
+            _ => [t, &[], &[]],
+        }
+    }
 }
 
 impl SeriesSpan {
@@ -89,7 +115,8 @@ impl SeriesSpan {
 }
 
 /// Renders validated families to both formats, adding `extra_label` to every series. With
-/// `with_spans`, records where each series ends (for cross-plugin duplicate removal).
+/// `with_spans`, records where each series ends (for cross-plugin duplicate removal; not for
+/// gauge histograms, whose text lines are not together).
 pub fn render(
     families: Vec<model::Family>,
     extra_label: Option<(&str, &str)>,
@@ -115,10 +142,40 @@ pub fn series_key(labels: &[(String, String)]) -> u64 {
     h.finish()
 }
 
+/// The output of one family while it is written.
+struct Out<'a> {
+    name: &'a str,
+    kind: MetricType,
+    /// The name `_created` lines and OpenMetrics extras go with (counters: their stem), or
+    /// `None` when OpenMetrics has neither for this family.
+    created_stem: Option<&'a str>,
+    text: Vec<u8>,
+    om: Vec<u8>,
+    /// Gauge histograms: the `_gcount` and `_gsum` text lines.
+    gauges: [Vec<u8>; 2],
+}
+
+/// One series' label pairs and timestamps, as each line of it writes them.
+struct Line<'a> {
+    labels: &'a [u8],
+    ms: Option<i64>,
+    seconds: Option<f64>,
+}
+
 fn render_family(f: model::Family, extra: Option<&[u8]>, with_spans: bool) -> RenderedFamily {
-    let name = f.name.as_str();
-    let mut text = Vec::new();
-    let mut om = Vec::new();
+    let with_spans = with_spans && f.kind != MetricType::GaugeHistogram;
+    let mut out = Out {
+        name: &f.name,
+        kind: f.kind,
+        created_stem: match f.kind {
+            MetricType::Counter => counter_stem(&f.name),
+            MetricType::Histogram | MetricType::Summary => Some(&f.name),
+            _ => None,
+        },
+        text: Vec::new(),
+        om: Vec::new(),
+        gauges: [Vec::new(), Vec::new()],
+    };
     let mut spans = Vec::with_capacity(if with_spans { f.samples.len() } else { 0 });
     let mut spans_fit = true;
     let mut labels = Vec::new();
@@ -136,61 +193,14 @@ fn render_family(f: model::Family, extra: Option<&[u8]>, with_spans: bool) -> Re
             }
             labels.extend_from_slice(e);
         }
-        match &s.value {
-            SampleValue::Scalar(v) => {
-                push_line(&mut text, name, "", &labels, None, *v);
-                push_line(&mut om, name, "", &labels, None, *v);
-            }
-            SampleValue::Histogram {
-                buckets,
-                sum,
-                count,
-            } => {
-                for &(le, c) in buckets {
-                    push_line(
-                        &mut text,
-                        name,
-                        "_bucket",
-                        &labels,
-                        Some(("le", le, false)),
-                        c,
-                    );
-                    push_line(&mut om, name, "_bucket", &labels, Some(("le", le, true)), c);
-                }
-                push_sum_count(&mut text, name, &labels, *sum, *count);
-                // Buckets are sorted, so the first bound tells whether any is negative.
-                let negative_bound = buckets.first().is_some_and(|&(le, _)| le < 0.0);
-                if om_sum_allowed(*sum) && !negative_bound {
-                    push_sum_count(&mut om, name, &labels, *sum, *count);
-                }
-            }
-            SampleValue::Summary {
-                quantiles,
-                sum,
-                count,
-            } => {
-                for &(q, v) in quantiles {
-                    push_line(
-                        &mut text,
-                        name,
-                        "",
-                        &labels,
-                        Some(("quantile", q, false)),
-                        v,
-                    );
-                    // NaN ("no observations") is fine; only negative values are forbidden.
-                    if v.is_nan() || v >= 0.0 {
-                        push_line(&mut om, name, "", &labels, Some(("quantile", q, true)), v);
-                    }
-                }
-                push_sum_count(&mut text, name, &labels, *sum, *count);
-                if om_sum_allowed(*sum) {
-                    push_sum_count(&mut om, name, &labels, *sum, *count);
-                }
-            }
-        }
+        let line = Line {
+            labels: &labels,
+            ms: s.timestamp.and_then(text_millis),
+            seconds: s.timestamp,
+        };
+        out.sample(s, &line);
         if with_spans {
-            match (u32::try_from(text.len()), u32::try_from(om.len())) {
+            match (u32::try_from(out.text.len()), u32::try_from(out.om.len())) {
                 (Ok(text_end), Ok(om_end)) => spans.push(SeriesSpan {
                     key: series_key(&s.labels),
                     text_end,
@@ -205,6 +215,19 @@ fn render_family(f: model::Family, extra: Option<&[u8]>, with_spans: bool) -> Re
         // it whole, which only loses cross-plugin duplicate removal.
         spans = Vec::new();
     }
+    let Out {
+        mut text,
+        om,
+        gauges: [gcount, gsum],
+        ..
+    } = out;
+    let text_sections = (f.kind == MetricType::GaugeHistogram).then(|| {
+        let buckets = text.len();
+        text.extend_from_slice(&gcount);
+        let counts = text.len();
+        text.extend_from_slice(&gsum);
+        [buckets, counts]
+    });
     RenderedFamily {
         series: f.samples.len(),
         name: f.name,
@@ -214,117 +237,123 @@ fn render_family(f: model::Family, extra: Option<&[u8]>, with_spans: bool) -> Re
         text,
         om,
         spans,
+        text_sections,
         gz: Default::default(),
     }
 }
 
-/// OpenMetrics 1.0: "Sum ... MUST NOT be NaN or negative".
-fn om_sum_allowed(sum: f64) -> bool {
-    sum >= 0.0
-}
-
-fn push_sum_count(out: &mut Vec<u8>, name: &str, labels: &[u8], sum: f64, count: f64) {
-    push_line(out, name, "_sum", labels, None, sum);
-    push_line(out, name, "_count", labels, None, count);
-}
-
-/// One sample line. `generated` is a label the encoder adds last (`le` or `quantile`) with its
-/// float value and whether to write that value canonically (OpenMetrics).
-fn push_line(
-    out: &mut Vec<u8>,
-    name: &str,
-    suffix: &str,
-    labels: &[u8],
-    generated: Option<(&str, f64, bool)>,
-    value: f64,
-) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(suffix.as_bytes());
-    if !labels.is_empty() || generated.is_some() {
-        out.push(b'{');
-        out.extend_from_slice(labels);
-        if let Some((label, v, canonical)) = generated {
-            if !labels.is_empty() {
-                out.push(b',');
+impl Out<'_> {
+    /// Writes one series in both formats.
+    fn sample(&mut self, s: &model::Sample, line: &Line<'_>) {
+        match &s.value {
+            SampleValue::Scalar(v) => {
+                self.text_line("", line, None, *v);
+                let exemplar = s.exemplar().filter(|_| self.created_stem.is_some());
+                self.om_line(self.name, "", line, None, *v, exemplar);
             }
-            out.extend_from_slice(label.as_bytes());
-            out.extend_from_slice(b"=\"");
-            if canonical {
-                push_canonical_float(out, v);
-            } else {
-                push_value(out, v);
+            SampleValue::Histogram {
+                buckets,
+                sum,
+                count,
+            } => {
+                let mut exemplars = s.bucket_exemplars().iter().peekable();
+                for (i, &(le, c)) in buckets.iter().enumerate() {
+                    self.text_line("_bucket", line, Some(("le", le, false)), c);
+                    let e = exemplars.next_if(|(at, _)| *at == i).map(|(_, e)| e);
+                    self.om_line(self.name, "_bucket", line, Some(("le", le, true)), c, e);
+                }
+                if let Some(sum) = *sum {
+                    self.sum_count(line, sum, Some(*count));
+                }
             }
-            out.push(b'"');
+            SampleValue::Summary {
+                quantiles,
+                sum,
+                count,
+            } => {
+                for &(q, v) in quantiles {
+                    self.text_line("", line, Some(("quantile", q, false)), v);
+                    self.om_line(self.name, "", line, Some(("quantile", q, true)), v, None);
+                }
+                if let Some(sum) = *sum {
+                    self.text_line("_sum", line, None, sum);
+                    self.om_line(self.name, "_sum", line, None, sum, None);
+                }
+                if let Some(count) = *count {
+                    self.text_line("_count", line, None, count);
+                    self.om_line(self.name, "_count", line, None, count, None);
+                }
+            }
         }
-        out.push(b'}');
+        if let (Some(created), Some(stem)) = (s.created(), self.created_stem) {
+            self.om_line(stem, "_created", line, None, created, None);
+        }
     }
-    out.push(b' ');
-    push_value(out, value);
-    out.push(b'\n');
-}
 
-/// `name="value"` with the value escaped.
-fn push_label(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"=\"");
-    push_escaped(out, value, true);
-    out.push(b'"');
-}
-
-/// Appends `s` with `\` and newline escaped, and `"` too when `quote`. Works on bytes: the
-/// escaped characters are ASCII, and UTF-8 continuation bytes never are.
-fn push_escaped(out: &mut Vec<u8>, s: &str, quote: bool) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'"' if quote => b"\\\"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
+    /// A histogram's `_sum` and `_count`, a gauge histogram's `_gsum` and `_gcount`.
+    fn sum_count(&mut self, line: &Line<'_>, sum: f64, count: Option<f64>) {
+        let count = count.unwrap_or_default();
+        if self.kind == MetricType::GaugeHistogram {
+            for (i, (suffix, v)) in [("_gcount", count), ("_gsum", sum)].into_iter().enumerate() {
+                push_line(&mut self.gauges[i], self.name, suffix, line.labels, None, v);
+                end_text(&mut self.gauges[i], line.ms);
+            }
+            self.om_line(self.name, "_gsum", line, None, sum, None);
+            self.om_line(self.name, "_gcount", line, None, count, None);
+        } else {
+            self.text_line("_sum", line, None, sum);
+            self.text_line("_count", line, None, count);
+            self.om_line(self.name, "_sum", line, None, sum, None);
+            self.om_line(self.name, "_count", line, None, count, None);
+        }
     }
-    out.extend_from_slice(&bytes[start..]);
-}
 
-/// A sample value: `NaN`, `+Inf`, `-Inf`, an integer when exact, else the shortest float.
-pub fn push_value(out: &mut Vec<u8>, v: f64) {
-    // Below 2^53 every integral f64 converts to i64 exactly.
-    if v.is_finite() && v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
-        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
-    } else {
-        push_canonical_float(out, v);
+    fn text_line(
+        &mut self,
+        suffix: &str,
+        line: &Line<'_>,
+        generated: Option<(&str, f64, bool)>,
+        v: f64,
+    ) {
+        push_line(&mut self.text, self.name, suffix, line.labels, generated, v);
+        end_text(&mut self.text, line.ms);
     }
-}
 
-/// A float as OpenMetrics wants `le`/`quantile`: always with a decimal point or an exponent
-/// (`1.0`, `0.5`, `1e-7`), or `NaN`, `+Inf`, `-Inf`.
-pub fn push_canonical_float(out: &mut Vec<u8>, v: f64) {
-    if v.is_nan() {
-        out.extend_from_slice(b"NaN");
-    } else if v == f64::INFINITY {
-        out.extend_from_slice(b"+Inf");
-    } else if v == f64::NEG_INFINITY {
-        out.extend_from_slice(b"-Inf");
-    } else {
-        // ryu's output for finite values always has a `.` or an `e`.
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    fn om_line(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        line: &Line<'_>,
+        generated: Option<(&str, f64, bool)>,
+        v: f64,
+        exemplar: Option<&Exemplar>,
+    ) {
+        push_line(&mut self.om, name, suffix, line.labels, generated, v);
+        end_om(&mut self.om, line.seconds, exemplar);
     }
 }
 
 /// The OpenMetrics family name and type of a family: counters named `<stem>_total` are
-/// counter `<stem>`; other counters and untyped are `unknown` under their own name.
+/// counter `<stem>`, info families named `<stem>_info` info `<stem>`; other counters and
+/// untyped are `unknown` under their own name.
 pub fn om_name_and_type(name: &str, kind: MetricType) -> (&str, &'static str) {
     match kind {
         MetricType::Counter => match counter_stem(name) {
             Some(stem) => (stem, "counter"),
             None => (name, "unknown"),
         },
+        MetricType::Info => (info_stem(name).unwrap_or(name), "info"),
         MetricType::Untyped => (name, "unknown"),
         other => (name, other.as_str()),
+    }
+}
+
+/// The `# TYPE` of a family in text 0.0.4, which has no info, stateset or gauge histogram.
+pub fn text_type(kind: MetricType) -> &'static str {
+    match kind {
+        MetricType::Info | MetricType::StateSet => "gauge",
+        MetricType::GaugeHistogram => "histogram",
+        other => other.as_str(),
     }
 }
 
@@ -339,6 +368,13 @@ pub fn write_header(fam: &RenderedFamily, format: Format, out: &mut Vec<u8>) {
         format,
         out,
     );
+}
+
+/// The text 0.0.4 header of the gauge family `<name><suffix>` that holds a gauge histogram's
+/// `_gcount` or `_gsum` lines.
+pub fn write_text_gauge_header(name: &str, suffix: &str, help: &str, out: &mut Vec<u8>) {
+    let full = format!("{name}{suffix}");
+    write_header_parts(&full, MetricType::Gauge, help, None, Format::Text, out);
 }
 
 /// [`write_header`] from the parts, for callers without a [`RenderedFamily`].
@@ -359,7 +395,7 @@ pub fn write_header_parts(
             out.extend_from_slice(b"\n# TYPE ");
             out.extend_from_slice(name.as_bytes());
             out.push(b' ');
-            out.extend_from_slice(kind.as_str().as_bytes());
+            out.extend_from_slice(text_type(kind).as_bytes());
             out.push(b'\n');
         }
         Format::OpenMetrics => {
@@ -391,8 +427,10 @@ pub fn write_header_parts(
 mod tests {
     use super::*;
     use crate::exposition::testing::{
-        exposition, promtool_check, python_parse, rendered, FIXTURE_JSON, GOLDEN_OM, GOLDEN_TEXT,
+        exposition, families, promtool_check, python_parse, rendered, FIXTURE_JSON, GOLDEN_OM,
+        GOLDEN_TEXT,
     };
+    use crate::exposition::validate::{validate, Drops, ValidateOptions};
 
     fn disk() -> Option<(&'static str, &'static str)> {
         Some(("plugin", "disk"))
@@ -594,9 +632,24 @@ mod tests {
         {"labels":{"s":"neg"},"quantiles":[{"quantile":0.5,"value":-0.25},{"quantile":0.9,"value":"NaN"},{"quantile":0.99,"value":0.75}],"sum":-3,"count":7}]}
     ]"#;
 
+    /// Validates and renders `json`, returning the families and what validation dropped.
+    fn rendered_with_drops(json: &str) -> (Vec<RenderedFamily>, Drops) {
+        let mut drops = Drops::default();
+        let fams = validate(families(json), &ValidateOptions::default(), &mut drops);
+        (render(fams, None, false), drops)
+    }
+
     #[test]
-    fn openmetrics_leaves_out_only_the_lines_it_forbids() {
-        let fams = rendered(OM_STRICTER, None, false);
+    fn what_openmetrics_forbids_is_dropped_from_both_formats_and_counted() {
+        let (fams, drops) = rendered_with_drops(OM_STRICTER);
+        // Two histogram sums, a summary sum and a negative quantile value.
+        assert_eq!(
+            drops,
+            Drops {
+                forbidden_value: 4,
+                ..Drops::default()
+            }
+        );
         assert_eq!(
             text(&fams[0]),
             concat!(
@@ -604,12 +657,8 @@ mod tests {
                 "temp_delta_celsius_bucket{s=\"neg\",le=\"0\"} 4\n",
                 "temp_delta_celsius_bucket{s=\"neg\",le=\"5\"} 9\n",
                 "temp_delta_celsius_bucket{s=\"neg\",le=\"+Inf\"} 10\n",
-                "temp_delta_celsius_sum{s=\"neg\"} 3.5\n",
-                "temp_delta_celsius_count{s=\"neg\"} 10\n",
                 "temp_delta_celsius_bucket{s=\"nan\",le=\"1\"} 2\n",
                 "temp_delta_celsius_bucket{s=\"nan\",le=\"+Inf\"} 2\n",
-                "temp_delta_celsius_sum{s=\"nan\"} NaN\n",
-                "temp_delta_celsius_count{s=\"nan\"} 2\n",
                 "temp_delta_celsius_bucket{s=\"ok\",le=\"1\"} 2\n",
                 "temp_delta_celsius_bucket{s=\"ok\",le=\"+Inf\"} 2\n",
                 "temp_delta_celsius_sum{s=\"ok\"} 1.5\n",
@@ -634,10 +683,8 @@ mod tests {
         assert_eq!(
             text(&fams[1]),
             concat!(
-                "skew_seconds{s=\"neg\",quantile=\"0.5\"} -0.25\n",
                 "skew_seconds{s=\"neg\",quantile=\"0.9\"} NaN\n",
                 "skew_seconds{s=\"neg\",quantile=\"0.99\"} 0.75\n",
-                "skew_seconds_sum{s=\"neg\"} -3\n",
                 "skew_seconds_count{s=\"neg\"} 7\n",
             )
         );
@@ -646,34 +693,168 @@ mod tests {
             concat!(
                 "skew_seconds{s=\"neg\",quantile=\"0.9\"} NaN\n",
                 "skew_seconds{s=\"neg\",quantile=\"0.99\"} 0.75\n",
+                "skew_seconds_count{s=\"neg\"} 7\n",
+            )
+        );
+        let text_body = exposition(&fams, Format::Text);
+        promtool_check(&text_body, true);
+        let want = [
+            "skew_seconds summary - 3",
+            "temp_delta_celsius histogram - 10",
+        ];
+        assert_eq!(python_parse(&text_body, Format::Text), want);
+        let om_body = exposition(&fams, Format::OpenMetrics);
+        assert_eq!(python_parse(&om_body, Format::OpenMetrics), want);
+    }
+
+    /// Every OpenMetrics type and extra: timestamps, created times, exemplars.
+    const OPENMETRICS_MODEL: &str = r#"[
+      {"name":"jobs_total","type":"counter","help":"Jobs.","samples":[
+        {"labels":{"q":"a"},"value":3,"timestamp":1700000000.5,"created":1600000000,
+         "exemplar":{"labels":{"trace_id":"abc"},"value":1,"timestamp":1700000000.25}},
+        {"labels":{"q":"b"},"value":0}]},
+      {"name":"queue_age_seconds","type":"gaugehistogram","help":"Ages.","unit":"seconds","samples":[
+        {"labels":{"q":"a"},"buckets":[{"le":1,"count":2,"exemplar":{"labels":{"id":"j1"},"value":0.5}},
+          {"le":"+Inf","count":3}],"sum":4.5,"count":3},
+        {"labels":{"q":"b"},"buckets":[{"le":"+Inf","count":0}]},
+        {"labels":{"q":"c"},"buckets":[{"le":-1,"count":1}],"sum":-2,"count":1,"timestamp":1700000000}]},
+      {"name":"build_info","type":"info","help":"Build.","samples":[{"labels":{"version":"1.2"}}]},
+      {"name":"state","type":"stateset","help":"State.","samples":[
+        {"labels":{"state":"up"},"value":1},{"labels":{"state":"down"},"value":0}]},
+      {"name":"lat_seconds","type":"histogram","help":"Latency.","samples":[
+        {"buckets":[{"le":0.5,"count":1}],"sum":0.25,"count":1,"created":1600000000.5}]},
+      {"name":"rpc_seconds","type":"summary","help":"RPC.","samples":[
+        {"quantiles":[{"quantile":0.5,"value":0.1}],"count":4,"created":1600000000}]},
+      {"name":"old","type":"counter","help":"No _total: unknown in OpenMetrics.","samples":[
+        {"value":1,"created":1600000000,"exemplar":{"value":1}}]}
+    ]"#;
+
+    #[test]
+    fn every_openmetrics_type_in_both_formats() {
+        let fams = rendered(OPENMETRICS_MODEL, disk(), false);
+        let text_body = exposition(&fams, Format::Text);
+        assert_eq!(
+            text_body,
+            concat!(
+                "# HELP build_info Build.\n",
+                "# TYPE build_info gauge\n",
+                "build_info{version=\"1.2\",plugin=\"disk\"} 1\n",
+                "# HELP jobs_total Jobs.\n",
+                "# TYPE jobs_total counter\n",
+                "jobs_total{q=\"a\",plugin=\"disk\"} 3 1700000000500\n",
+                "jobs_total{q=\"b\",plugin=\"disk\"} 0\n",
+                "# HELP lat_seconds Latency.\n",
+                "# TYPE lat_seconds histogram\n",
+                "lat_seconds_bucket{plugin=\"disk\",le=\"0.5\"} 1\n",
+                "lat_seconds_bucket{plugin=\"disk\",le=\"+Inf\"} 1\n",
+                "lat_seconds_sum{plugin=\"disk\"} 0.25\n",
+                "lat_seconds_count{plugin=\"disk\"} 1\n",
+                "# HELP old No _total: unknown in OpenMetrics.\n",
+                "# TYPE old counter\n",
+                "old{plugin=\"disk\"} 1\n",
+                "# HELP queue_age_seconds Ages.\n",
+                "# TYPE queue_age_seconds histogram\n",
+                "queue_age_seconds_bucket{q=\"a\",plugin=\"disk\",le=\"1\"} 2\n",
+                "queue_age_seconds_bucket{q=\"a\",plugin=\"disk\",le=\"+Inf\"} 3\n",
+                "queue_age_seconds_bucket{q=\"b\",plugin=\"disk\",le=\"+Inf\"} 0\n",
+                "queue_age_seconds_bucket{q=\"c\",plugin=\"disk\",le=\"-1\"} 1 1700000000000\n",
+                "queue_age_seconds_bucket{q=\"c\",plugin=\"disk\",le=\"+Inf\"} 1 1700000000000\n",
+                "# HELP queue_age_seconds_gcount Ages.\n",
+                "# TYPE queue_age_seconds_gcount gauge\n",
+                "queue_age_seconds_gcount{q=\"a\",plugin=\"disk\"} 3\n",
+                "queue_age_seconds_gcount{q=\"c\",plugin=\"disk\"} 1 1700000000000\n",
+                "# HELP queue_age_seconds_gsum Ages.\n",
+                "# TYPE queue_age_seconds_gsum gauge\n",
+                "queue_age_seconds_gsum{q=\"a\",plugin=\"disk\"} 4.5\n",
+                "queue_age_seconds_gsum{q=\"c\",plugin=\"disk\"} -2 1700000000000\n",
+                "# HELP rpc_seconds RPC.\n",
+                "# TYPE rpc_seconds summary\n",
+                "rpc_seconds{plugin=\"disk\",quantile=\"0.5\"} 0.1\n",
+                "rpc_seconds_count{plugin=\"disk\"} 4\n",
+                "# HELP state State.\n",
+                "# TYPE state gauge\n",
+                "state{state=\"up\",plugin=\"disk\"} 1\n",
+                "state{state=\"down\",plugin=\"disk\"} 0\n",
+            )
+        );
+        let om_body = exposition(&fams, Format::OpenMetrics);
+        assert_eq!(
+            om_body,
+            concat!(
+                "# TYPE build info\n",
+                "# HELP build Build.\n",
+                "build_info{version=\"1.2\",plugin=\"disk\"} 1\n",
+                "# TYPE jobs counter\n",
+                "# HELP jobs Jobs.\n",
+                "jobs_total{q=\"a\",plugin=\"disk\"} 3 1700000000.5 # {trace_id=\"abc\"} 1 1700000000.25\n",
+                "jobs_created{q=\"a\",plugin=\"disk\"} 1600000000 1700000000.5\n",
+                "jobs_total{q=\"b\",plugin=\"disk\"} 0\n",
+                "# TYPE lat_seconds histogram\n",
+                "# HELP lat_seconds Latency.\n",
+                "lat_seconds_bucket{plugin=\"disk\",le=\"0.5\"} 1\n",
+                "lat_seconds_bucket{plugin=\"disk\",le=\"+Inf\"} 1\n",
+                "lat_seconds_sum{plugin=\"disk\"} 0.25\n",
+                "lat_seconds_count{plugin=\"disk\"} 1\n",
+                "lat_seconds_created{plugin=\"disk\"} 1600000000.5\n",
+                "# TYPE old unknown\n",
+                "# HELP old No _total: unknown in OpenMetrics.\n",
+                "old{plugin=\"disk\"} 1\n",
+                "# TYPE queue_age_seconds gaugehistogram\n",
+                "# UNIT queue_age_seconds seconds\n",
+                "# HELP queue_age_seconds Ages.\n",
+                "queue_age_seconds_bucket{q=\"a\",plugin=\"disk\",le=\"1.0\"} 2 # {id=\"j1\"} 0.5\n",
+                "queue_age_seconds_bucket{q=\"a\",plugin=\"disk\",le=\"+Inf\"} 3\n",
+                "queue_age_seconds_gsum{q=\"a\",plugin=\"disk\"} 4.5\n",
+                "queue_age_seconds_gcount{q=\"a\",plugin=\"disk\"} 3\n",
+                "queue_age_seconds_bucket{q=\"b\",plugin=\"disk\",le=\"+Inf\"} 0\n",
+                "queue_age_seconds_bucket{q=\"c\",plugin=\"disk\",le=\"-1.0\"} 1 1700000000\n",
+                "queue_age_seconds_bucket{q=\"c\",plugin=\"disk\",le=\"+Inf\"} 1 1700000000\n",
+                "queue_age_seconds_gsum{q=\"c\",plugin=\"disk\"} -2 1700000000\n",
+                "queue_age_seconds_gcount{q=\"c\",plugin=\"disk\"} 1 1700000000\n",
+                "# TYPE rpc_seconds summary\n",
+                "# HELP rpc_seconds RPC.\n",
+                "rpc_seconds{plugin=\"disk\",quantile=\"0.5\"} 0.1\n",
+                "rpc_seconds_count{plugin=\"disk\"} 4\n",
+                "rpc_seconds_created{plugin=\"disk\"} 1600000000\n",
+                "# TYPE state stateset\n",
+                "# HELP state State.\n",
+                "state{state=\"up\",plugin=\"disk\"} 1\n",
+                "state{state=\"down\",plugin=\"disk\"} 0\n",
+                "# EOF\n",
             )
         );
     }
 
     #[test]
-    fn openmetrics_omissions_parse_with_python_openmetrics_parser() {
-        let fams = rendered(OM_STRICTER, None, false);
-        let got = python_parse(&exposition(&fams, Format::OpenMetrics), Format::OpenMetrics);
+    fn every_openmetrics_type_passes_promtool_and_python_in_both_formats() {
+        let fams = rendered(OPENMETRICS_MODEL, disk(), false);
+        let text_body = exposition(&fams, Format::Text);
+        // Lint only: `old` is a counter without `_total`.
+        promtool_check(&text_body, true);
         assert_eq!(
-            got,
+            python_parse(&text_body, Format::Text),
             [
-                "skew_seconds summary - 2",
-                "temp_delta_celsius histogram - 10"
+                "build_info gauge - 1",
+                "jobs counter - 2",
+                "lat_seconds histogram - 4",
+                "old counter - 1",
+                "queue_age_seconds histogram - 5",
+                "queue_age_seconds_gcount gauge - 2",
+                "queue_age_seconds_gsum gauge - 2",
+                "rpc_seconds summary - 2",
+                "state gauge - 2",
             ]
         );
-    }
-
-    #[test]
-    fn text_with_negative_buckets_and_nan_sums_passes_promtool_and_python() {
-        let fams = rendered(OM_STRICTER, None, false);
-        let body = exposition(&fams, Format::Text);
-        promtool_check(&body, true);
-        let got = python_parse(&body, Format::Text);
         assert_eq!(
-            got,
+            python_parse(&exposition(&fams, Format::OpenMetrics), Format::OpenMetrics),
             [
-                "skew_seconds summary - 5",
-                "temp_delta_celsius histogram - 14"
+                "build info - 1",
+                "jobs counter - 3",
+                "lat_seconds histogram - 5",
+                "old unknown - 1",
+                "queue_age_seconds gaugehistogram seconds 9",
+                "rpc_seconds summary - 3",
+                "state stateset - 2",
             ]
         );
     }

@@ -14,19 +14,29 @@
 //! - Histogram bucket counts and `count`, and summary `count`, must be finite non-negative
 //!   integers. Text 0.0.4 would take floats, but OpenMetrics 1.0 says "Count and bucket values
 //!   MUST be integers" and we serve both formats from one validated batch.
-//! - Value rules that only OpenMetrics has and that concern a single line (a NaN or negative
-//!   `_sum`, a negative quantile value, `_sum` next to negative bucket bounds) are not refused
-//!   here: Prometheus takes them in text, so the OpenMetrics renderer leaves those lines out.
+//! - The value rules are OpenMetrics' ([`super::values`]), for every input: what we keep is
+//!   what both formats can serve. A rule about a part of a series (a NaN or negative sum, a
+//!   sum beside negative bucket bounds, a negative quantile value, an exemplar where none
+//!   belongs) drops only that part, counted under its own kind (`forbidden_value`,
+//!   `invalid_exemplar`), and the series is served without it.
+//! - A series repeated with increasing timestamps is a series with several samples, of which
+//!   the latest is served (the exposition has one per series); no error. Repeated with a
+//!   timestamp before the previous one, or with and without one, the repeat is dropped as
+//!   `timestamp_order`; with the same timestamp it is the same sample written twice (what
+//!   OpenMetrics' own test suite calls a duplicate by timestamp truncation) and the first is
+//!   kept silently; without timestamps it is a `duplicate_series`.
 //! - Prometheus treats a label with an empty value as absent, so `{a=""}` and `{}` are the
 //!   same series: duplicate detection ignores empty-valued labels ([`label_identity`]).
 //! - `le` and `quantile` are refused as plugin labels on every type: the encoders generate them
 //!   for histograms and summaries, and elsewhere they confuse queries and promtool.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use super::drop_reason::{DropReason, DropSink, DropSite};
-use super::model::{self, MetricType, SampleValue};
+use super::model::{self, MetricType};
+use super::values;
 use crate::codes::ErrorKind;
 use plugin_protocol as proto;
 
@@ -86,20 +96,50 @@ pub struct Drops {
     pub invalid_metric: u64,
     /// Samples whose label set repeated an earlier one in the same family.
     pub duplicate_series: u64,
+    /// Samples, or parts of them, holding a value OpenMetrics forbids.
+    pub forbidden_value: u64,
+    /// Samples repeating their series out of timestamp order.
+    pub timestamp_order: u64,
+    /// Exemplars dropped from their samples.
+    pub invalid_exemplar: u64,
+}
+
+impl Drops {
+    /// Every count with the error kind it is counted under.
+    pub fn counts(&self) -> [(ErrorKind, u64); 5] {
+        [
+            (ErrorKind::InvalidMetric, self.invalid_metric),
+            (ErrorKind::DuplicateSeries, self.duplicate_series),
+            (ErrorKind::ForbiddenValue, self.forbidden_value),
+            (ErrorKind::TimestampOrder, self.timestamp_order),
+            (ErrorKind::InvalidExemplar, self.invalid_exemplar),
+        ]
+    }
+
+    /// The number of drops of every kind.
+    pub fn total(&self) -> u64 {
+        self.counts().iter().map(|(_, n)| n).sum()
+    }
 }
 
 impl DropSink for Drops {
     fn dropped(&mut self, _site: DropSite<'_>, reason: DropReason) {
-        match reason.kind() {
-            ErrorKind::DuplicateSeries => self.duplicate_series += 1,
-            _ => self.invalid_metric += 1,
-        }
+        let count = match reason.kind() {
+            ErrorKind::DuplicateSeries => &mut self.duplicate_series,
+            ErrorKind::ForbiddenValue => &mut self.forbidden_value,
+            ErrorKind::TimestampOrder => &mut self.timestamp_order,
+            ErrorKind::InvalidExemplar => &mut self.invalid_exemplar,
+            _ => &mut self.invalid_metric,
+        };
+        *count += 1;
     }
 }
 
 /// Suffixes the exposition formats give meaning to. None is a suffix of another, so a name
 /// splits into stem and suffix in exactly one way.
-const SUFFIXES: [&str; 5] = ["_total", "_created", "_bucket", "_count", "_sum"];
+const SUFFIXES: [&str; 8] = [
+    "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info",
+];
 
 /// A sample or family name that a family occupies in either format, split canonically so that
 /// histogram `foo` + `_bucket` equals a gauge literally named `foo_bucket` without allocating
@@ -136,17 +176,34 @@ pub fn counter_stem(name: &str) -> Option<&str> {
     name.strip_suffix("_total").filter(|s| !s.is_empty())
 }
 
+/// For an info family named `<stem>_info` (with a non-empty stem), the stem: its OpenMetrics
+/// family name. Info families without the suffix are refused.
+pub fn info_stem(name: &str) -> Option<&str> {
+    name.strip_suffix("_info").filter(|s| !s.is_empty())
+}
+
 /// Every name a family of this name and type occupies in text 0.0.4 or OpenMetrics 1.0:
 /// its sample names, its OpenMetrics family name, and the `_created` name OpenMetrics reserves
-/// for counters, histograms and summaries. Two families may not share any of them.
+/// for counters, histograms and summaries. Two families may not share any of them. A gauge
+/// histogram claims the names of both its formats: text 0.0.4 writes it as a histogram.
 pub fn claimed_names(name: &str, kind: MetricType) -> impl Iterator<Item = ClaimedName<'_>> {
     let (base, suffixes): (&str, &'static [&'static str]) = match kind {
         MetricType::Counter => match counter_stem(name) {
             Some(stem) => (stem, &["", "_total", "_created"]),
             None => (name, &[""]),
         },
-        MetricType::Gauge | MetricType::Untyped => (name, &[""]),
+        MetricType::Info => match info_stem(name) {
+            Some(stem) => (stem, &["", "_info"]),
+            None => (name, &[""]),
+        },
+        MetricType::Gauge | MetricType::Untyped | MetricType::StateSet => (name, &[""]),
         MetricType::Histogram => (name, &["", "_bucket", "_count", "_sum", "_created"]),
+        MetricType::GaugeHistogram => (
+            name,
+            &[
+                "", "_bucket", "_gcount", "_gsum", "_count", "_sum", "_created",
+            ],
+        ),
         MetricType::Summary => (name, &["", "_count", "_sum", "_created"]),
     };
     suffixes.iter().map(move |s| ClaimedName::new(base, s))
@@ -159,12 +216,7 @@ pub fn is_metric_name(s: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
 }
 
-/// True when `s` is a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*` (reserved `__` not checked).
-pub fn is_label_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
+pub use values::is_label_name;
 
 /// The label set as Prometheus identifies a series: empty-valued labels removed (they mean
 /// "absent"), sorted by name. Used for duplicate detection here and span keys in render.
@@ -241,6 +293,9 @@ fn family_refusal<'a>(
     if !names.insert(f.name.as_str()) {
         return Some(DropReason::RepeatedFamily);
     }
+    if f.kind == MetricType::Info && info_stem(&f.name).is_none() {
+        return Some(DropReason::InfoName);
+    }
     let (claimed, &owner) =
         claimed_names(&f.name, f.kind).find_map(|c| claims.get(&c).map(|o| (c, o)))?;
     let other = &families[owner];
@@ -254,7 +309,7 @@ fn family_refusal<'a>(
 
 /// Unit, samples and duplicates of one accepted family. `None` when all its samples went.
 fn validate_family(
-    f: proto::Family,
+    mut f: proto::Family,
     opts: &ValidateOptions,
     sink: &mut impl DropSink,
 ) -> Option<model::Family> {
@@ -270,11 +325,22 @@ fn validate_family(
     };
     let sent = f.samples.len();
     let mut samples = Vec::with_capacity(sent);
-    for s in f.samples {
-        match validate_sample(&s, f.kind, opts) {
-            Ok(value) => samples.push(model::Sample {
-                labels: s.labels.0,
-                value,
+    let mut partial = Vec::new();
+    // By reference: a wire sample is large, and only its labels are kept.
+    for s in &mut f.samples {
+        let checked = match labels_problem(&s.labels.0, opts) {
+            Some(reason) => Err(reason),
+            None => values::check(s, &f.name, f.kind, &mut partial),
+        };
+        for reason in partial.drain(..) {
+            sink.dropped(DropSite::Series(&f.name, &s.labels.0), reason);
+        }
+        match checked {
+            Ok(c) => samples.push(model::Sample {
+                labels: std::mem::take(&mut s.labels.0),
+                value: c.value,
+                timestamp: c.timestamp,
+                extra: c.extra,
             }),
             Err(reason) => sink.dropped(DropSite::Series(&f.name, &s.labels.0), reason),
         }
@@ -301,6 +367,9 @@ fn unit_problem(name: &str, kind: MetricType, unit: &str) -> Option<DropReason> 
     if !valid {
         return Some(DropReason::UnitSyntax(unit.to_string()));
     }
+    if matches!(kind, MetricType::Info | MetricType::StateSet) {
+        return Some(DropReason::UnitNotAllowed(kind));
+    }
     let family = match kind {
         MetricType::Counter => counter_stem(name).unwrap_or(name),
         _ => name,
@@ -312,70 +381,6 @@ fn unit_problem(name: &str, kind: MetricType, unit: &str) -> Option<DropReason> 
         unit: unit.to_string(),
         stem: family.to_string(),
     })
-}
-
-/// One sample: labels, then value shape and values for the family's type.
-fn validate_sample(
-    s: &proto::Sample,
-    kind: MetricType,
-    opts: &ValidateOptions,
-) -> Result<SampleValue, DropReason> {
-    labels_problem(&s.labels.0, opts).map_or(Ok(()), Err)?;
-    let foreign = |members: [(bool, &'static str); 4]| {
-        let present: Vec<&'static str> = members
-            .iter()
-            .filter(|(p, _)| *p)
-            .map(|(_, m)| *m)
-            .collect();
-        if present.is_empty() {
-            Ok(())
-        } else {
-            Err(DropReason::ForeignMembers {
-                kind,
-                members: present,
-            })
-        }
-    };
-    match kind {
-        MetricType::Counter | MetricType::Gauge | MetricType::Untyped => {
-            foreign([
-                (s.buckets.is_some(), "buckets"),
-                (s.quantiles.is_some(), "quantiles"),
-                (s.sum.is_some(), "sum"),
-                (s.count.is_some(), "count"),
-            ])?;
-            let v = s.value.ok_or(DropReason::MissingValue(kind))?.0;
-            // `v < 0.0` is false for -0.0, which is a fine counter value.
-            if kind == MetricType::Counter && (v.is_nan() || v < 0.0) {
-                return Err(DropReason::CounterValue(v));
-            }
-            Ok(SampleValue::Scalar(v))
-        }
-        MetricType::Histogram => {
-            foreign([
-                (s.value.is_some(), "value"),
-                (s.quantiles.is_some(), "quantiles"),
-                (false, ""),
-                (false, ""),
-            ])?;
-            match (&s.buckets, s.sum, s.count) {
-                (Some(b), Some(sum), Some(count)) => histogram(b, sum.0, count.0),
-                _ => Err(DropReason::Incomplete(kind)),
-            }
-        }
-        MetricType::Summary => {
-            foreign([
-                (s.value.is_some(), "value"),
-                (s.buckets.is_some(), "buckets"),
-                (false, ""),
-                (false, ""),
-            ])?;
-            match (&s.quantiles, s.sum, s.count) {
-                (Some(q), Some(sum), Some(count)) => summary(q, sum.0, count.0),
-                _ => Err(DropReason::Incomplete(kind)),
-            }
-        }
-    }
 }
 
 fn labels_problem(labels: &[(String, String)], opts: &ValidateOptions) -> Option<DropReason> {
@@ -413,101 +418,47 @@ fn labels_problem(labels: &[(String, String)], opts: &ValidateOptions) -> Option
     None
 }
 
-/// A count: finite, non-negative, integral (OpenMetrics 1.0 requires integers).
-fn is_count(v: f64) -> bool {
-    v.is_finite() && v >= 0.0 && v.fract() == 0.0
-}
-
-fn histogram(buckets: &[proto::Bucket], sum: f64, count: f64) -> Result<SampleValue, DropReason> {
-    if !is_count(count) {
-        return Err(DropReason::Count(count));
-    }
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(buckets.len() + 1);
-    for b in buckets {
-        let (le, c) = (b.le.0, b.count.0);
-        if le.is_nan() {
-            return Err(DropReason::BucketBoundNan);
-        }
-        if !is_count(c) {
-            return Err(DropReason::BucketCount { le, count: c });
-        }
-        if let Some(&(prev_le, prev_c)) = out.last() {
-            if le <= prev_le {
-                return Err(DropReason::BucketOrder { le, prev: prev_le });
-            }
-            if c < prev_c {
-                return Err(DropReason::NotCumulative {
-                    le,
-                    count: c,
-                    prev_le,
-                    prev_count: prev_c,
-                });
-            }
-        }
-        out.push((le, c));
-    }
-    match out.last() {
-        Some(&(le, c)) if le == f64::INFINITY => {
-            if c != count {
-                return Err(DropReason::InfBucket { inf: c, count });
-            }
-        }
-        // Cumulative buckets make the last one the largest; count must cover it.
-        Some(&(_, c)) if c > count => return Err(DropReason::CountBelowBuckets { count, last: c }),
-        _ => out.push((f64::INFINITY, count)),
-    }
-    Ok(SampleValue::Histogram {
-        buckets: out,
-        sum,
-        count,
-    })
-}
-
-fn summary(quantiles: &[proto::Quantile], sum: f64, count: f64) -> Result<SampleValue, DropReason> {
-    if !is_count(count) {
-        return Err(DropReason::Count(count));
-    }
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(quantiles.len());
-    for q in quantiles {
-        let v = q.quantile.0;
-        // `contains` is false for NaN.
-        if !(0.0..=1.0).contains(&v) {
-            return Err(DropReason::QuantileRange(v));
-        }
-        if let Some(&(prev, _)) = out.last() {
-            if v <= prev {
-                return Err(DropReason::QuantileOrder { q: v, prev });
-            }
-        }
-        out.push((v, q.value.0));
-    }
-    Ok(SampleValue::Summary {
-        quantiles: out,
-        sum,
-        count,
-    })
-}
-
-/// Keeps the first sample of each label identity, in order.
+/// Keeps one sample of each series (label identity), in order: the first, or the latest of
+/// increasing timestamps; every other is reported (see the module docs).
 fn drop_duplicates(family: &str, samples: &mut Vec<model::Sample>, sink: &mut impl DropSink) {
     if samples.len() < 2 {
         return;
     }
-    let keep: Vec<bool> = {
-        let mut seen = HashSet::with_capacity(samples.len());
-        samples
-            .iter()
-            .map(|s| seen.insert(label_identity(&s.labels)))
-            .collect()
-    };
-    if keep.iter().all(|k| *k) {
-        return;
+    let mut keep = vec![true; samples.len()];
+    let mut all_kept = true;
+    {
+        // Each series' identity, with the index of the sample kept for it so far.
+        let mut kept: HashMap<Vec<(&str, &str)>, usize> = HashMap::with_capacity(samples.len());
+        for (i, s) in samples.iter().enumerate() {
+            let mut slot = match kept.entry(label_identity(&s.labels)) {
+                Entry::Vacant(v) => {
+                    v.insert(i);
+                    continue;
+                }
+                Entry::Occupied(o) => o,
+            };
+            all_kept = false;
+            let k = *slot.get();
+            let reason = match (samples[k].timestamp, s.timestamp) {
+                (Some(prev), Some(ts)) if ts > prev => {
+                    // A later sample of the series replaces the earlier one.
+                    keep[k] = false;
+                    *slot.get_mut() = i;
+                    continue;
+                }
+                (Some(prev), Some(ts)) if ts == prev => None,
+                (Some(prev), Some(ts)) => Some(DropReason::TimestampOrder { ts, prev }),
+                (None, None) => Some(DropReason::DuplicateSeries),
+                _ => Some(DropReason::TimestampPresence),
+            };
+            keep[i] = false;
+            if let Some(reason) = reason {
+                sink.dropped(DropSite::Series(family, &s.labels), reason);
+            }
+        }
     }
-    for (s, _) in samples.iter().zip(&keep).filter(|(_, k)| !**k) {
-        sink.dropped(
-            DropSite::Series(family, &s.labels),
-            DropReason::DuplicateSeries,
-        );
+    if all_kept {
+        return;
     }
     let mut keep = keep.into_iter();
     // `keep` has exactly one entry per sample, in the order retain visits them.
@@ -517,6 +468,7 @@ fn drop_duplicates(family: &str, samples: &mut Vec<model::Sample>, sink: &mut im
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exposition::model::SampleValue;
     use crate::exposition::testing::families;
 
     fn run(json: &str, opts: &ValidateOptions) -> (Vec<model::Family>, Drops) {
@@ -536,8 +488,28 @@ mod tests {
     fn invalid(n: u64) -> Drops {
         Drops {
             invalid_metric: n,
-            duplicate_series: 0,
+            ..Drops::default()
         }
+    }
+
+    fn forbidden(n: u64) -> Drops {
+        Drops {
+            forbidden_value: n,
+            ..Drops::default()
+        }
+    }
+
+    /// One sample kept, with exactly the parts dropped that `drops` counts.
+    fn assert_sample_trimmed(
+        kind: &str,
+        sample: &str,
+        drops: Drops,
+        opts: &ValidateOptions,
+    ) -> model::Sample {
+        let (mut kept, got) = one_sample(kind, sample, opts);
+        assert_eq!(got, drops, "{kind} {sample}");
+        assert_eq!(kept.len(), 1, "{kind} {sample}");
+        kept.remove(0)
     }
 
     fn gauge(name: &str) -> String {
@@ -789,20 +761,24 @@ mod tests {
             ("counter", r#"{"value":1,"quantiles":[]}"#),
             ("untyped", r#"{"value":1,"count":1}"#),
             ("histogram", r#"{"sum":1,"count":1}"#),
-            ("histogram", r#"{"buckets":[],"count":1}"#),
             ("histogram", r#"{"buckets":[],"sum":1}"#),
             ("histogram", r#"{"value":1,"buckets":[],"sum":0,"count":0}"#),
             (
                 "histogram",
                 r#"{"quantiles":[],"buckets":[],"sum":0,"count":0}"#,
             ),
-            ("summary", r#"{"sum":1,"count":1}"#),
-            ("summary", r#"{"quantiles":[],"count":1}"#),
-            ("summary", r#"{"quantiles":[],"sum":1}"#),
+            ("summary", r#"{}"#),
+            ("summary", r#"{"value":1,"count":1}"#),
             (
                 "summary",
                 r#"{"quantiles":[],"buckets":[],"sum":0,"count":0}"#,
             ),
+            ("gauge", r#"{"value":1,"created":5}"#),
+            ("untyped", r#"{"value":1,"timestamp":1,"created":5}"#),
+            ("gaugehistogram", r#"{"buckets":[],"count":1,"created":5}"#),
+            ("gaugehistogram", r#"{"buckets":[],"sum":1}"#),
+            ("info", r#"{"labels":{"v":"1"},"count":1}"#),
+            ("stateset", r#"{"labels":{"x":"a"}}"#),
         ];
         for (kind, sample) in cases {
             assert_sample_dropped(kind, sample, &opts);
@@ -847,9 +823,10 @@ mod tests {
         }
         let appended = assert_sample_kept(
             "histogram",
-            r#"{"buckets":[{"le":"-Inf","count":0},{"le":1,"count":2}],"sum":"NaN","count":3}"#,
+            r#"{"buckets":[{"le":"-Inf","count":0},{"le":1,"count":2}],"count":3}"#,
             &opts,
         );
+        assert_eq!(appended.extra, None);
         let SampleValue::Histogram {
             buckets,
             sum,
@@ -862,21 +839,76 @@ mod tests {
             buckets,
             [(f64::NEG_INFINITY, 0.0), (1.0, 2.0), (f64::INFINITY, 3.0)]
         );
-        assert!(sum.is_nan());
-        assert_eq!(count, 3.0);
+        assert_eq!((sum, count), (None, 3.0));
+        // The count follows from the +Inf bucket, and the sum is optional (OpenMetrics).
         let explicit = assert_sample_kept(
             "histogram",
-            r#"{"buckets":[{"le":1,"count":2},{"le":"+Inf","count":3}],"sum":-7.5,"count":3}"#,
+            r#"{"buckets":[{"le":1,"count":2},{"le":"+Inf","count":3}],"sum":7.5}"#,
             &opts,
         );
         assert_eq!(
             explicit.value,
             SampleValue::Histogram {
                 buckets: vec![(1.0, 2.0), (f64::INFINITY, 3.0)],
-                sum: -7.5,
-                count: 3.0
+                sum: Some(7.5),
+                count: 3.0,
             }
         );
+    }
+
+    #[test]
+    fn openmetrics_sum_rules_drop_only_the_sum_and_count() {
+        let opts = ValidateOptions::default();
+        let hist = |sample: &str| {
+            let s = assert_sample_trimmed("histogram", sample, forbidden(1), &opts);
+            let SampleValue::Histogram { sum, count, .. } = s.value else {
+                panic!("not a histogram")
+            };
+            (sum, count)
+        };
+        // NaN and negative sums, and any sum beside a negative bound (-Inf included).
+        for sample in [
+            r#"{"buckets":[{"le":1,"count":2}],"sum":"NaN","count":3}"#,
+            r#"{"buckets":[{"le":1,"count":2}],"sum":-7.5,"count":3}"#,
+            r#"{"buckets":[{"le":-1,"count":2}],"sum":7.5,"count":3}"#,
+            r#"{"buckets":[{"le":"-Inf","count":0}],"sum":0,"count":3}"#,
+        ] {
+            assert_eq!(hist(sample), (None, 3.0), "{sample}");
+        }
+        // A gauge histogram's sum may be negative only with a negative bucket bound.
+        let gauge = r#"{"buckets":[{"le":-1,"count":2}],"sum":-7.5,"count":3}"#;
+        let kept = assert_sample_kept("gaugehistogram", gauge, &opts);
+        assert!(matches!(kept.value, SampleValue::Histogram { sum: Some(s), .. } if s == -7.5));
+        for sample in [
+            r#"{"buckets":[{"le":1,"count":2}],"sum":-7.5,"count":3}"#,
+            r#"{"buckets":[{"le":-1,"count":2}],"sum":"NaN","count":3}"#,
+        ] {
+            let s = assert_sample_trimmed("gaugehistogram", sample, forbidden(1), &opts);
+            assert!(matches!(s.value, SampleValue::Histogram { sum: None, .. }));
+        }
+        // A summary loses its sum only, and a negative quantile value only that quantile.
+        let s = assert_sample_trimmed(
+            "summary",
+            r#"{"quantiles":[{"quantile":0.5,"value":-1},{"quantile":0.9,"value":"NaN"}],"sum":-2,"count":3}"#,
+            forbidden(2),
+            &opts,
+        );
+        let SampleValue::Summary {
+            quantiles,
+            sum,
+            count,
+        } = s.value
+        else {
+            panic!("not a summary")
+        };
+        assert_eq!((quantiles.len(), quantiles[0].0), (1, 0.9));
+        assert_eq!((sum, count), (None, Some(3.0)));
+        // A summary left with nothing to write goes whole, after its sum.
+        let (kept, d) = one_sample("summary", r#"{"quantiles":[],"sum":-1}"#, &opts);
+        assert!(kept.is_empty());
+        let mut want = forbidden(1);
+        want.invalid_metric = 1;
+        assert_eq!(d, want);
     }
 
     #[test]
@@ -897,7 +929,7 @@ mod tests {
         }
         let ok = assert_sample_kept(
             "summary",
-            r#"{"quantiles":[{"quantile":0,"value":"NaN"},{"quantile":1,"value":-3}],"sum":"-Inf","count":0}"#,
+            r#"{"quantiles":[{"quantile":0,"value":"NaN"},{"quantile":1,"value":3}],"sum":"+Inf","count":0}"#,
             &opts,
         );
         let SampleValue::Summary {
@@ -909,8 +941,17 @@ mod tests {
             panic!("not a summary")
         };
         assert!(quantiles[0].1.is_nan());
-        assert_eq!((quantiles[0].0, quantiles[1]), (0.0, (1.0, -3.0)));
-        assert_eq!((sum, count), (f64::NEG_INFINITY, 0.0));
+        assert_eq!((quantiles[0].0, quantiles[1]), (0.0, (1.0, 3.0)));
+        assert_eq!((sum, count), (Some(f64::INFINITY), Some(0.0)));
+        // Sum, count and quantiles are each optional, but not all at once.
+        for sample in [
+            r#"{"count":1}"#,
+            r#"{"sum":1}"#,
+            r#"{"quantiles":[{"quantile":0.5,"value":1}]}"#,
+        ] {
+            assert_sample_kept("summary", sample, &opts);
+        }
+        assert_sample_dropped("summary", r#"{"quantiles":[]}"#, &opts);
     }
 
     #[test]
@@ -934,8 +975,8 @@ mod tests {
         assert_eq!(
             drops,
             Drops {
-                invalid_metric: 0,
-                duplicate_series: 2
+                duplicate_series: 2,
+                ..Drops::default()
             }
         );
     }
@@ -960,5 +1001,244 @@ mod tests {
         validate(families(&batch(&[gauge("1x")])), &opts, &mut drops);
         validate(families(&batch(&[gauge("2x")])), &opts, &mut drops);
         assert_eq!(drops, invalid(2));
+    }
+
+    fn drops(kind: ErrorKind, n: u64) -> Drops {
+        let mut d = Drops::default();
+        for _ in 0..n {
+            d.dropped(DropSite::Family("x"), reason_of(kind));
+        }
+        d
+    }
+
+    /// Some reason of `kind`, to build expected counts.
+    fn reason_of(kind: ErrorKind) -> DropReason {
+        match kind {
+            ErrorKind::DuplicateSeries => DropReason::DuplicateSeries,
+            ErrorKind::TimestampOrder => DropReason::TimestampPresence,
+            ErrorKind::ForbiddenValue => DropReason::InfoValue(2.0),
+            ErrorKind::InvalidExemplar => DropReason::ExemplarTooLong(129),
+            _ => DropReason::FamilyName,
+        }
+    }
+
+    fn values(f: &model::Family) -> Vec<(Option<f64>, f64)> {
+        f.samples
+            .iter()
+            .map(|s| match s.value {
+                SampleValue::Scalar(v) => (s.timestamp, v),
+                _ => panic!("not a scalar"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_series_repeated_with_later_timestamps_keeps_the_latest() {
+        let json = r#"[{"name":"x","type":"gauge","samples":[
+            {"labels":{"a":"1"},"value":1,"timestamp":10},
+            {"labels":{"a":"2"},"value":2,"timestamp":10},
+            {"labels":{"a":"1"},"value":3,"timestamp":10.5},
+            {"labels":{"a":"1"},"value":4,"timestamp":11}]}]"#;
+        let (out, d) = run_default(json);
+        assert_eq!(values(&out[0]), [(Some(10.0), 2.0), (Some(11.0), 4.0)]);
+        assert_eq!(d, Drops::default());
+    }
+
+    #[test]
+    fn equal_timestamps_keep_the_first_silently_and_earlier_ones_are_refused() {
+        // OpenMetrics' own test suite takes a repeat with the same timestamp (two writes of
+        // one sample, or sub-millisecond times cut short); an earlier one breaks the order,
+        // and so does a repeat with and without a timestamp.
+        let json = r#"[{"name":"x","type":"gauge","samples":[
+            {"labels":{"a":"1"},"value":1,"timestamp":10},
+            {"labels":{"a":"1"},"value":2,"timestamp":10},
+            {"labels":{"a":"1"},"value":3,"timestamp":9},
+            {"labels":{"a":"1"},"value":4},
+            {"labels":{"a":"2"},"value":5},
+            {"labels":{"a":"2"},"value":6,"timestamp":1},
+            {"labels":{"a":"3"},"value":7},
+            {"labels":{"a":"3"},"value":8}]}]"#;
+        let (out, d) = run_default(json);
+        assert_eq!(
+            values(&out[0]),
+            [(Some(10.0), 1.0), (None, 5.0), (None, 7.0)]
+        );
+        assert_eq!(
+            d,
+            Drops {
+                timestamp_order: 3,
+                duplicate_series: 1,
+                ..Drops::default()
+            }
+        );
+        // JSON has no non-finite numbers, but a Rust plugin's families may hold one.
+        let mut fams = families(r#"[{"name":"x","type":"gauge","samples":[{"value":1}]}]"#);
+        fams[0].samples[0].timestamp = Some(f64::NAN);
+        let mut d = Drops::default();
+        assert!(validate(fams, &ValidateOptions::default(), &mut d).is_empty());
+        assert_eq!(d, drops(ErrorKind::ForbiddenValue, 1));
+    }
+
+    #[test]
+    fn info_families_are_named_info_with_values_of_one_and_no_unit() {
+        let json = r#"[
+          {"name":"build_info","type":"info","unit":"seconds","samples":[
+            {"labels":{"version":"1"}},{"labels":{"version":"2"},"value":1},
+            {"labels":{"version":"3"},"value":2}]},
+          {"name":"build","type":"info","samples":[{"labels":{"v":"1"}}]},
+          {"name":"_info","type":"info","samples":[{"labels":{"v":"1"}}]},
+          {"name":"build","type":"gauge","samples":[{"value":1}]}]"#;
+        let (out, d) = run_default(json);
+        assert_eq!(names(&out), ["build_info"]);
+        assert_eq!(out[0].unit, None);
+        assert_eq!(
+            values(&out[0]),
+            [(None, 1.0), (None, 1.0)],
+            "an absent info value is 1"
+        );
+        // The unit, two misnamed families, and the gauge `build`, which OpenMetrics would
+        // write as the info family's name; the value 2.
+        let mut want = invalid(4);
+        want.forbidden_value = 1;
+        assert_eq!(d, want);
+    }
+
+    #[test]
+    fn stateset_samples_name_their_state_with_values_zero_or_one() {
+        let json = r#"[{"name":"mode","type":"stateset","samples":[
+            {"labels":{"mode":"a"},"value":1},{"labels":{"mode":"b"},"value":0},
+            {"labels":{"mode":"c"},"value":0.5},{"labels":{"other":"d"},"value":1},
+            {"labels":{"mode":"e"}}]}]"#;
+        let (out, d) = run_default(json);
+        assert_eq!(values(&out[0]), [(None, 1.0), (None, 0.0)]);
+        let mut want = invalid(2);
+        want.forbidden_value = 1;
+        assert_eq!(d, want);
+    }
+
+    #[test]
+    fn exemplars_are_kept_on_counters_and_buckets_and_dropped_elsewhere() {
+        let opts = ValidateOptions::default();
+        let long = "v".repeat(127);
+        let ok = assert_sample_kept(
+            "counter",
+            &format!(
+                r#"{{"value":1,"exemplar":{{"labels":{{"a":"{long}"}},"value":0.5,"timestamp":2}}}}"#
+            ),
+            &opts,
+        );
+        let e = ok.exemplar().expect("kept");
+        assert_eq!(
+            (e.value, e.timestamp, e.labels[0].1.len()),
+            (0.5, Some(2.0), 127)
+        );
+        let h = assert_sample_kept(
+            "histogram",
+            r#"{"buckets":[{"le":1,"count":1},{"le":2,"count":1,"exemplar":{"value":1.5}}],"count":2}"#,
+            &opts,
+        );
+        let exemplars = h.bucket_exemplars();
+        assert_eq!(exemplars.len(), 1);
+        assert_eq!((exemplars[0].0, exemplars[0].1.value), (1, 1.5));
+        let invalid_exemplar = Drops {
+            invalid_exemplar: 1,
+            ..Drops::default()
+        };
+        for (kind, sample) in [
+            ("gauge", r#"{"value":1,"exemplar":{"value":1}}"#.to_string()),
+            (
+                "histogram",
+                r#"{"buckets":[],"count":0,"exemplar":{"value":1}}"#.to_string(),
+            ),
+            (
+                "counter",
+                format!(r#"{{"value":1,"exemplar":{{"labels":{{"ab":"{long}"}},"value":1}}}}"#),
+            ),
+            (
+                "counter",
+                r#"{"value":1,"exemplar":{"labels":{"a-b":"1"},"value":1}}"#.to_string(),
+            ),
+            (
+                "counter",
+                r#"{"value":1,"exemplar":{"labels":{"a":"1","a":"2"},"value":1}}"#.to_string(),
+            ),
+            (
+                "histogram",
+                format!(
+                    r#"{{"buckets":[{{"le":1,"count":1,"exemplar":{{"labels":{{"ab":"{long}"}},"value":1}}}}],"count":1}}"#
+                ),
+            ),
+        ] {
+            let s = assert_sample_trimmed(kind, &sample, invalid_exemplar.clone(), &opts);
+            assert_eq!(s.extra, None, "{sample}");
+        }
+    }
+
+    #[test]
+    fn created_times_belong_to_counters_histograms_and_summaries() {
+        let opts = ValidateOptions::default();
+        let c = assert_sample_kept("counter", r#"{"value":1,"created":1600000000.5}"#, &opts);
+        assert_eq!(c.created(), Some(1600000000.5));
+        let s = assert_sample_kept("summary", r#"{"count":1,"created":1}"#, &opts);
+        assert_eq!(s.created(), Some(1.0));
+        // Not finite: only the created time goes. On a gauge: a member it does not have.
+        let mut fams = families(r#"[{"name":"x","type":"counter","samples":[{"value":1}]}]"#);
+        fams[0].samples[0].created = Some(f64::INFINITY);
+        let mut d = Drops::default();
+        let out = validate(fams, &opts, &mut d);
+        assert_eq!((d, out[0].samples[0].created()), (forbidden(1), None));
+        assert_sample_dropped("gauge", r#"{"value":1,"created":1}"#, &opts);
+    }
+
+    #[test]
+    fn gauge_histograms_claim_the_names_of_both_formats() {
+        let claimed = |name, kind| -> Vec<String> {
+            claimed_names(name, kind).map(|c| c.to_string()).collect()
+        };
+        assert_eq!(
+            claimed("q", MetricType::GaugeHistogram),
+            [
+                "q",
+                "q_bucket",
+                "q_gcount",
+                "q_gsum",
+                "q_count",
+                "q_sum",
+                "q_created"
+            ]
+        );
+        assert_eq!(
+            claimed("build_info", MetricType::Info),
+            ["build", "build_info"]
+        );
+        assert_eq!(claimed("mode", MetricType::StateSet), ["mode"]);
+        let json = batch(&[
+            r#"{"name":"q","type":"gaugehistogram","samples":[]}"#.to_string(),
+            gauge("q_gsum"),
+            gauge("q_sum"),
+            gauge("q_info"),
+            r#"{"name":"mode_info","type":"info","samples":[]}"#.to_string(),
+            gauge("mode"),
+        ]);
+        let (out, d) = run_default(&json);
+        assert_eq!(names(&out), ["q", "q_info", "mode_info"]);
+        assert_eq!(d, invalid(3));
+    }
+
+    #[test]
+    fn every_drop_reason_is_counted_under_its_kind() {
+        let mut d = Drops::default();
+        for kind in [
+            ErrorKind::InvalidMetric,
+            ErrorKind::DuplicateSeries,
+            ErrorKind::ForbiddenValue,
+            ErrorKind::TimestampOrder,
+            ErrorKind::InvalidExemplar,
+        ] {
+            d.dropped(DropSite::Family("x"), reason_of(kind));
+            assert_eq!(reason_of(kind).kind(), kind);
+        }
+        assert_eq!(d.total(), 5);
+        assert!(d.counts().iter().all(|(_, n)| *n == 1));
     }
 }

@@ -1,11 +1,12 @@
 //! Starting plugin processes: one dedicated thread forks every plugin (see [`super`] for why),
 //! and the child sets up its own fence between fork and exec. The only module with `unsafe`
-//! code besides systemd's socket handling.
+//! code besides systemd's socket handling, so the kernel probes of the sandbox
+//! ([`landlock_abi`], [`seccomp_filter_available`]) live here too.
 
 use super::reaper::{spawn_tracked, ExitStatus};
 use super::tags::{TAG_PLUGIN, TAG_SUPERVISOR};
 use nix::unistd::Pid;
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -32,6 +33,70 @@ pub struct SpawnSpec {
     pub cgroup_join: Vec<OwnedFd>,
     /// Identity to drop to before exec, after every privileged step.
     pub run_as: Option<Identity>,
+    /// The tighter fence (network namespace, Landlock, seccomp), prepared before the fork.
+    pub confinement: Confinement,
+}
+
+/// What the child applies of the tighter fence, prepared in the parent so that the child
+/// only makes raw syscalls on it. Empty (the default): nothing is applied.
+#[derive(Debug, Default)]
+pub struct Confinement {
+    /// unshare(CLONE_NEWNET) while still privileged: a network namespace of its own.
+    pub new_netns: bool,
+    /// Bring `lo` up in that namespace.
+    pub loopback: bool,
+    /// A Landlock ruleset with its rules, enforced after the identity drop.
+    pub landlock: Option<OwnedFd>,
+    /// Paths that name something of the child itself (`/proc/self`), with the Landlock
+    /// access bits they get: the child opens them and adds them to the ruleset, since in
+    /// the parent they would name the parent.
+    pub landlock_own: Vec<(CString, u64)>,
+    /// Seccomp filters, installed last, in order.
+    pub seccomp: Vec<seccompiler::BpfProgram>,
+}
+
+/// `struct landlock_path_beneath_attr` of the kernel's uapi (packed).
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// `LANDLOCK_RULE_PATH_BENEATH`.
+const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
+/// `LANDLOCK_CREATE_RULESET_VERSION`.
+const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+
+/// The Landlock ABI version the kernel offers; 0 when it has no Landlock (not built in, not
+/// enabled at boot, or refused by a seccomp filter around the exporter).
+pub fn landlock_abi() -> i32 {
+    // SAFETY: landlock_create_ruleset with a null attribute, size 0 and the VERSION flag
+    // only returns the ABI version; no memory is passed.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    v.max(0) as i32
+}
+
+/// True when the kernel takes seccomp filters that return an errno.
+pub fn seccomp_filter_available() -> bool {
+    let action: u32 = libc::SECCOMP_RET_ERRNO;
+    // SAFETY: SECCOMP_GET_ACTION_AVAIL reads the u32 the pointer points to, which lives on
+    // this stack frame for the whole call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &action as *const u32,
+        )
+    };
+    rc == 0
 }
 
 /// A resource for `setrlimit`.
@@ -129,11 +194,24 @@ fn spawn_now(spec: &SpawnSpec) -> io::Result<Spawned> {
     let join: Vec<i32> = spec.cgroup_join.iter().map(|fd| fd.as_raw_fd()).collect();
     let rlimits = spec.rlimits.clone();
     let run_as = spec.run_as.clone();
+    let c = &spec.confinement;
+    let fence = ChildFence {
+        new_netns: c.new_netns,
+        loopback: c.loopback,
+        landlock: c.landlock.as_ref().map(|fd| fd.as_raw_fd()),
+        landlock_own: c
+            .landlock_own
+            .iter()
+            .map(|(path, access)| (path.as_ptr(), *access))
+            .collect(),
+        seccomp: c.seccomp.iter().map(|p| (p.as_ptr(), p.len())).collect(),
+    };
     // SAFETY: the closure runs in the forked child before exec and makes only raw,
     // async-signal-safe syscalls on data prepared before the fork: no allocation, no
-    // locks, no logging.
+    // locks, no logging. The raw pointers in `fence` point into `spec`, which outlives the
+    // spawn (the child has its own copy of that memory until exec).
     unsafe {
-        cmd.pre_exec(move || child_setup(parent, &join, &rlimits, run_as.as_ref()));
+        cmd.pre_exec(move || child_setup(parent, &join, &rlimits, run_as.as_ref(), &fence));
     }
     let (mut child, rx) = spawn_tracked(&mut cmd)?;
     let pid = child.id() as i32;
@@ -150,13 +228,31 @@ fn spawn_now(spec: &SpawnSpec) -> io::Result<Spawned> {
     })
 }
 
+/// The [`Confinement`] as the child sees it: raw descriptors and pointers.
+struct ChildFence {
+    new_netns: bool,
+    loopback: bool,
+    landlock: Option<i32>,
+    landlock_own: Vec<(*const libc::c_char, u64)>,
+    seccomp: Vec<(*const seccompiler::sock_filter, usize)>,
+}
+
+// SAFETY: the pointers are only read in the forked child, where the spawner thread's
+// memory they point to is a private copy; the parent never touches them.
+unsafe impl Send for ChildFence {}
+// SAFETY: as for Send: nothing is shared with another thread of the parent.
+unsafe impl Sync for ChildFence {}
+
 /// Runs in the child between fork and exec: raw syscalls only. Order matters: join the
-/// cgroups and set limits while still privileged, drop the identity last.
+/// cgroups and set limits while still privileged, unshare the network while still root,
+/// then no_new_privs and the identity drop, then Landlock, and seccomp last (so that
+/// setuid and the rest of this setup are not filtered).
 fn child_setup(
     parent: i32,
     join: &[i32],
     rlimits: &[(Rlimit, u64)],
     run_as: Option<&Identity>,
+    fence: &ChildFence,
 ) -> io::Result<()> {
     // SAFETY: plain syscalls with integer arguments or pointers to memory prepared before
     // the fork that stays valid until exec; nothing is allocated.
@@ -201,6 +297,14 @@ fn child_setup(
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
+        if fence.new_netns {
+            if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if fence.loopback {
+                loopback_up()?;
+            }
+        }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -220,6 +324,79 @@ fn child_setup(
                     return Err(io::Error::last_os_error());
                 }
             }
+        }
+    }
+    if let Some(ruleset) = fence.landlock {
+        landlock_restrict(ruleset, &fence.landlock_own)?;
+    }
+    for (filter, len) in &fence.seccomp {
+        // SAFETY: the program was built before the fork and is alive until exec.
+        let program = unsafe { std::slice::from_raw_parts(*filter, *len) };
+        // apply_filter builds the sock_fprog on its stack and makes two syscalls.
+        if seccompiler::apply_filter(program).is_err() {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// In the child, in its new network namespace: sets `lo` up (SIOCSIFFLAGS), as root.
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: a socket, two ioctls on an ifreq on this stack frame, and close; no
+    // allocation.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as libc::c_char;
+        ifr.ifr_name[1] = b'o' as libc::c_char;
+        let mut rc = libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr);
+        if rc == 0 {
+            ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            rc = libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr);
+        }
+        let err = io::Error::last_os_error();
+        libc::close(s);
+        if rc != 0 {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// In the child, after the identity drop: adds the rules for the child's own paths to the
+/// prepared ruleset and enforces it with the raw landlock_restrict_self (the crate's call
+/// may allocate). A path that cannot be opened (absent on this host) gets no rule.
+fn landlock_restrict(ruleset: i32, own: &[(*const libc::c_char, u64)]) -> io::Result<()> {
+    // SAFETY: open/close on NUL-terminated paths prepared before the fork, and the two
+    // Landlock syscalls with an attribute on this stack frame; no allocation.
+    unsafe {
+        for (path, access) in own {
+            let fd = libc::open(*path, libc::O_PATH | libc::O_CLOEXEC);
+            if fd < 0 {
+                continue;
+            }
+            let attr = PathBeneathAttr {
+                allowed_access: *access,
+                parent_fd: fd,
+            };
+            let rc = libc::syscall(
+                libc::SYS_landlock_add_rule,
+                ruleset,
+                LANDLOCK_RULE_PATH_BENEATH,
+                &attr as *const PathBeneathAttr,
+                0,
+            );
+            let err = io::Error::last_os_error();
+            libc::close(fd);
+            if rc != 0 {
+                return Err(err);
+            }
+        }
+        if libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0) != 0 {
+            return Err(io::Error::last_os_error());
         }
     }
     Ok(())

@@ -1,11 +1,16 @@
 //! The fence around one plugin: its cgroup (or, without cgroups, the watchdog), the rlimits
-//! its process starts with, and the usage figures the exporter reports for it.
+//! its process starts with, its tighter fence ([`super::confine`]: file system, network,
+//! system calls, connections), and the usage figures the exporter reports for it.
 
-use super::rlimits::{grantable, Lowered};
 use super::cgroup::{CgroupLimits, CgroupMode, Cgroups, PluginCgroup};
+use super::confine::{self, Tightened};
+use super::connections::ConnectionWatch;
+use super::kernel::KernelSupport;
+use super::rlimits::{grantable, Lowered};
+use super::tmpdir;
 use super::usage::Usage;
 use super::watchdog::{WatchLimits, Watchdog};
-use crate::config::Limits;
+use crate::config::{Filesystem, Limits, SandboxProfile};
 use crate::process::spawn::Rlimit;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -16,14 +21,34 @@ pub struct Sandbox {
     pub cgroups: Cgroups,
     /// The watchdog, running only in mode `none`.
     pub watchdog: Option<Watchdog>,
+    /// The sampler of `sandbox.max_connections`, whatever the cgroup mode.
+    pub connections: ConnectionWatch,
 }
 
 impl Sandbox {
-    /// Uses `cgroups`; starts the watchdog when they are off.
+    /// Uses `cgroups`; starts the watchdog when they are off. Removes the temporary
+    /// directories of exporters that died.
     pub fn new(cgroups: Cgroups) -> Arc<Sandbox> {
         let watchdog = (cgroups.mode() == CgroupMode::None)
             .then(|| Watchdog::start(std::time::Duration::from_millis(100)));
-        Arc::new(Sandbox { cgroups, watchdog })
+        let stale = tmpdir::sweep_stale();
+        if stale > 0 {
+            tracing::warn!(
+                directories = stale,
+                "removed plugin temporary directories left by an exporter that died"
+            );
+        }
+        Arc::new(Sandbox {
+            cgroups,
+            watchdog,
+            connections: ConnectionWatch::default(),
+        })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        tmpdir::remove_root();
     }
 }
 
@@ -31,6 +56,7 @@ impl Sandbox {
 pub struct Fence {
     plugin: String,
     limits: Limits,
+    profile: SandboxProfile,
     sandbox: Arc<Sandbox>,
     cgroup: Option<PluginCgroup>,
 }
@@ -38,7 +64,12 @@ pub struct Fence {
 impl Fence {
     /// Sets up the fence; with cgroups, creates the plugin's cgroup. A cgroup that cannot be
     /// created leaves the plugin to the rlimits, with a warning (it still runs).
-    pub fn new(sandbox: Arc<Sandbox>, plugin: &str, limits: Limits) -> Fence {
+    pub fn new(
+        sandbox: Arc<Sandbox>,
+        plugin: &str,
+        limits: Limits,
+        profile: SandboxProfile,
+    ) -> Fence {
         let cgroup = if sandbox.cgroups.mode() == CgroupMode::None {
             None
         } else {
@@ -64,9 +95,20 @@ impl Fence {
         Fence {
             plugin: plugin.to_string(),
             limits,
+            profile,
             sandbox,
             cgroup,
         }
+    }
+
+    /// The plugin's sandbox profile.
+    pub fn profile(&self) -> &SandboxProfile {
+        &self.profile
+    }
+
+    /// Prepares the tighter fence of one start (see [`confine::prepare`]).
+    pub fn confine(&self, plugin: &confine::Plugin) -> Result<Tightened, String> {
+        confine::prepare(&self.profile, plugin, KernelSupport::get())
     }
 
     /// The rlimits for the plugin's process, each lowered to what the exporter may grant
@@ -107,6 +149,9 @@ impl Fence {
 
     /// Called once the plugin runs, with its process group.
     pub fn started(&self, pgid: i32) {
+        if let Some(max) = self.profile.max_connections {
+            self.sandbox.connections.watch(&self.plugin, pgid, max);
+        }
         if let Some(w) = &self.sandbox.watchdog {
             w.watch(
                 &self.plugin,
@@ -128,7 +173,9 @@ impl Fence {
         if let Some(w) = &self.sandbox.watchdog {
             w.unwatch(&self.plugin);
         }
+        self.sandbox.connections.unwatch(&self.plugin);
         if self.cgroup.is_none() {
+            self.remove_tmpdir();
             return false;
         }
         let me = self.clone();
@@ -139,11 +186,20 @@ impl Fence {
         if !emptied {
             tracing::warn!(plugin = %self.plugin, "processes survive in the plugin's cgroup");
         }
+        self.remove_tmpdir();
         emptied
+    }
+
+    /// Removes the plugin's private `TMPDIR`, if its file system is fenced.
+    fn remove_tmpdir(&self) {
+        if self.profile.filesystem != Filesystem::Unconfined {
+            tmpdir::remove(&self.plugin);
+        }
     }
 
     /// Kills everything and removes the cgroup (the plugin is gone for good).
     pub fn remove(&self) {
+        self.remove_tmpdir();
         if let Some(c) = &self.cgroup {
             if let Err(e) = c.remove() {
                 tracing::warn!(plugin = %self.plugin, error = %e, "cannot remove the plugin's cgroup");
@@ -161,5 +217,12 @@ impl Fence {
             .as_ref()
             .and_then(|w| w.usage(&self.plugin))
             .unwrap_or_default()
+    }
+
+    /// Sockets held at the last sample and kills for holding more than
+    /// `sandbox.max_connections` (over every instance); zeros without a bound.
+    pub fn connections(&self) -> (u64, u64) {
+        let c = &self.sandbox.connections;
+        (c.open(&self.plugin), c.hits(&self.plugin))
     }
 }

@@ -35,8 +35,8 @@
 //! - A stopped plugin answers nothing until it is continued; a plugin far over its quota is
 //!   stopped most of the time.
 
-use super::usage::Usage;
 use super::proc_scan::{read_stat, scan, ProcStat, TagCache, Target};
+use super::usage::Usage;
 use crate::process::tags::signal_group;
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};

@@ -2,7 +2,7 @@
 //! that adds samples to one of its families.
 
 use super::log::Log;
-use crate::{Bucket, Family, MetricType, Quantile, Sample, Value};
+use crate::{Bucket, Exemplar, Family, MetricType, Quantile, Sample, Value};
 use std::time::Instant;
 
 /// One batch of metric families under construction: the answer to one collect, or one push.
@@ -64,6 +64,30 @@ impl Batch {
         self.family(MetricType::Summary, name.into(), help.into())
     }
 
+    /// A gauge histogram family (a distribution of a current state, such as the ages of the
+    /// jobs in a queue). Add samples with [`FamilyBuilder::observe_buckets`].
+    pub fn gauge_histogram(
+        &mut self,
+        name: impl Into<String>,
+        help: impl Into<String>,
+    ) -> FamilyBuilder<'_> {
+        self.family(MetricType::GaugeHistogram, name.into(), help.into())
+    }
+
+    /// An info family; its name ends in `_info`. Add samples with [`FamilyBuilder::info`].
+    pub fn info(&mut self, name: impl Into<String>, help: impl Into<String>) -> FamilyBuilder<'_> {
+        self.family(MetricType::Info, name.into(), help.into())
+    }
+
+    /// A stateset family. Add samples with [`FamilyBuilder::states`].
+    pub fn stateset(
+        &mut self,
+        name: impl Into<String>,
+        help: impl Into<String>,
+    ) -> FamilyBuilder<'_> {
+        self.family(MetricType::StateSet, name.into(), help.into())
+    }
+
     fn family(&mut self, kind: MetricType, name: String, help: String) -> FamilyBuilder<'_> {
         let index = match self
             .families
@@ -117,8 +141,11 @@ impl Batch {
 /// Adds samples to one family of a [`Batch`]; returned by [`Batch::gauge`] and its siblings.
 ///
 /// Use the method matching the family's type: [`sample`](Self::sample) for counters, gauges
-/// and untyped families, [`observe_buckets`](Self::observe_buckets) for histograms,
-/// [`quantiles`](Self::quantiles) for summaries. The host drops samples of the wrong shape.
+/// and untyped families, [`observe_buckets`](Self::observe_buckets) for histograms and gauge
+/// histograms, [`quantiles`](Self::quantiles) for summaries, [`info`](Self::info) and
+/// [`states`](Self::states). The host drops samples of the wrong shape.
+/// [`timestamp`](Self::timestamp), [`created`](Self::created) and
+/// [`exemplar`](Self::exemplar) add to the sample added last.
 #[derive(Debug)]
 pub struct FamilyBuilder<'a> {
     family: &'a mut Family,
@@ -157,10 +184,7 @@ impl FamilyBuilder<'_> {
             buckets: Some(
                 buckets
                     .iter()
-                    .map(|&(le, n)| Bucket {
-                        le: Value(le),
-                        count: Value(n as f64),
-                    })
+                    .map(|&(le, n)| Bucket::new(le, n as f64))
                     .collect(),
             ),
             sum: Some(Value(sum)),
@@ -194,6 +218,61 @@ impl FamilyBuilder<'_> {
             count: Some(Value(count as f64)),
             ..Sample::default()
         });
+        self
+    }
+    /// Adds an info series: labels describing the target, value 1.
+    pub fn info(&mut self, labels: &[(&str, &str)]) -> &mut Self {
+        self.family.samples.push(Sample {
+            labels: labels.iter().copied().collect(),
+            value: Some(Value(1.0)),
+            ..Sample::default()
+        });
+        self
+    }
+
+    /// Adds a stateset's states: one series per state, with `labels` and a label named after
+    /// the family holding the state, 1 when the state holds and 0 when not.
+    pub fn states(&mut self, labels: &[(&str, &str)], states: &[(&str, bool)]) -> &mut Self {
+        for &(state, holds) in states {
+            let mut l: crate::Labels = labels.iter().copied().collect();
+            l.0.push((self.family.name.clone(), state.to_owned()));
+            self.family.samples.push(Sample {
+                labels: l,
+                value: Some(Value(f64::from(u8::from(holds)))),
+                ..Sample::default()
+            });
+        }
+        self
+    }
+
+    /// Stamps the sample added last with the time its value was taken, in seconds since the
+    /// Unix epoch (most plugins leave this to the scraper).
+    pub fn timestamp(&mut self, seconds: f64) -> &mut Self {
+        if let Some(s) = self.family.samples.last_mut() {
+            s.timestamp = Some(seconds);
+        }
+        self
+    }
+
+    /// Sets when the counter, histogram or summary series added last started counting, in
+    /// seconds since the Unix epoch.
+    pub fn created(&mut self, seconds: f64) -> &mut Self {
+        if let Some(s) = self.family.samples.last_mut() {
+            s.created = Some(seconds);
+        }
+        self
+    }
+
+    /// Gives the counter series added last an exemplar: an observation with labels (a trace
+    /// id) and its value.
+    pub fn exemplar(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
+        if let Some(s) = self.family.samples.last_mut() {
+            s.exemplar = Some(Box::new(Exemplar {
+                labels: labels.iter().copied().collect(),
+                value: Value(value),
+                timestamp: None,
+            }));
+        }
         self
     }
 }

@@ -79,6 +79,52 @@ fn full_batch(b: &mut Batch) {
 }
 
 #[test]
+fn openmetrics_types_and_extras_serialize_as_the_protocol_says() {
+    let mut b = Batch::new();
+    b.counter("c_total", "A counter.")
+        .sample(&[("a", "1")], 3.0)
+        .timestamp(1700000000.5)
+        .created(1600000000.0)
+        .exemplar(&[("trace_id", "t1")], 1.0);
+    b.gauge_histogram("q_seconds", "Ages.")
+        .unit("seconds")
+        .observe_buckets(&[], &[(1.0, 2), (f64::INFINITY, 3)], 4.5, 3);
+    b.info("build_info", "Build.").info(&[("version", "1.2")]);
+    b.stateset("mode", "Mode.")
+        .states(&[("app", "x")], &[("on", true), ("off", false)]);
+    let lines = check_lines(&{
+        let mut out = Vec::new();
+        send(&mut out, &metrics(None, b.families())).unwrap();
+        out
+    });
+    assert_eq!(
+        lines[0]["families"],
+        json!([
+            {"name":"c_total","type":"counter","help":"A counter.","samples":[
+                {"labels":{"a":"1"},"value":3.0,"timestamp":1700000000.5,"created":1600000000.0,
+                 "exemplar":{"labels":{"trace_id":"t1"},"value":1.0}}]},
+            {"name":"q_seconds","type":"gaugehistogram","help":"Ages.","unit":"seconds","samples":[
+                {"buckets":[{"le":1.0,"count":2.0},{"le":"+Inf","count":3.0}],"sum":4.5,"count":3.0}]},
+            {"name":"build_info","type":"info","help":"Build.","samples":[
+                {"labels":{"version":"1.2"},"value":1.0}]},
+            {"name":"mode","type":"stateset","help":"Mode.","samples":[
+                {"labels":{"app":"x","mode":"on"},"value":1.0},
+                {"labels":{"app":"x","mode":"off"},"value":0.0}]}
+        ])
+    );
+    let kinds: Vec<MetricType> = b.families().iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            MetricType::Counter,
+            MetricType::GaugeHistogram,
+            MetricType::Info,
+            MetricType::StateSet
+        ]
+    );
+}
+
+#[test]
 fn a_batch_serializes_as_the_protocol_says() {
     let mut b = Batch::new();
     full_batch(&mut b);

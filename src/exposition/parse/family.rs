@@ -1,12 +1,13 @@
 //! A family while its lines come in: its type, its metadata, and how a sample line joins it
-//! (histogram and summary lines grouped into one wire sample per label set).
+//! (the lines of a histogram, gauge histogram, summary or OpenMetrics counter grouped into one
+//! wire sample per label set and timestamp), and what OpenMetrics wants of such a sample.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::line::{self, quote, SampleLine};
 use super::number::number;
-use plugin_protocol::{Bucket, Labels, Quantile, Sample, Value};
+use plugin_protocol::{Bucket, Labels, MetricType, Quantile, Sample, Value};
 
 /// A family type, OpenMetrics-only ones included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,16 +38,26 @@ impl Kind {
     }
 
     pub(super) fn as_str(self) -> &'static str {
+        self.metric_type().as_str()
+    }
+
+    /// The type in the wire types, which have every OpenMetrics type.
+    pub(super) fn metric_type(self) -> MetricType {
         match self {
-            Kind::Untyped => "untyped",
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-            Kind::Summary => "summary",
-            Kind::Info => "info",
-            Kind::StateSet => "stateset",
-            Kind::GaugeHistogram => "gaugehistogram",
+            Kind::Untyped => MetricType::Untyped,
+            Kind::Counter => MetricType::Counter,
+            Kind::Gauge => MetricType::Gauge,
+            Kind::Histogram => MetricType::Histogram,
+            Kind::Summary => MetricType::Summary,
+            Kind::Info => MetricType::Info,
+            Kind::StateSet => MetricType::StateSet,
+            Kind::GaugeHistogram => MetricType::GaugeHistogram,
         }
+    }
+
+    /// Histograms and gauge histograms: samples with buckets.
+    pub(super) fn has_buckets(self) -> bool {
+        matches!(self, Kind::Histogram | Kind::GaugeHistogram)
     }
 
     /// The sample-name suffixes of a family of this kind, the bare name included (a bare
@@ -63,6 +74,14 @@ impl Kind {
             _ => &[""],
         }
     }
+
+    /// The suffixes of the sum and count lines.
+    pub(super) fn sum_count(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::GaugeHistogram => ("_gsum", "_gcount"),
+            _ => ("_sum", "_count"),
+        }
+    }
 }
 
 /// What a sample line is to its family, from the suffix of its name.
@@ -70,7 +89,9 @@ impl Kind {
 pub(super) enum Role {
     Bare,
     Bucket,
+    /// `_sum`, or a gauge histogram's `_gsum`.
     Sum,
+    /// `_count`, or a gauge histogram's `_gcount`.
     Count,
     Total,
     Created,
@@ -83,8 +104,8 @@ impl Role {
         match suffix {
             "" => Role::Bare,
             "_bucket" => Role::Bucket,
-            "_sum" => Role::Sum,
-            "_count" => Role::Count,
+            "_sum" | "_gsum" => Role::Sum,
+            "_count" | "_gcount" => Role::Count,
             "_total" => Role::Total,
             "_created" => Role::Created,
             "_info" => Role::Info,
@@ -110,7 +131,8 @@ pub(super) struct Fam {
     /// Samples dropped with an error.
     pub(super) rejected: usize,
     pub(super) samples: Vec<Sample>,
-    /// Histograms and summaries: the line each sample started on,
+    /// OpenMetrics counters, histograms, gauge histograms and summaries (whose lines group
+    /// into samples): the line each sample started on,
     pub(super) starts: Vec<usize>,
     /// the sample each label set (sorted, without `le`/`quantile`) last went to,
     pub(super) groups: HashMap<Vec<(String, String)>, usize>,
@@ -147,18 +169,17 @@ impl Fam {
         s: SampleLine<'_>,
         om: bool,
     ) -> Result<(), String> {
-        let exemplar_ok = matches!(
-            (self.kind, role),
-            (Kind::Counter, Role::Total) | (Kind::Histogram, Role::Bucket)
-        );
-        if s.exemplar && !exemplar_ok {
+        let exemplar_ok = match role {
+            Role::Total => self.kind == Kind::Counter,
+            Role::Bucket => self.kind.has_buckets(),
+            _ => false,
+        };
+        if s.exemplar.is_some() && !exemplar_ok {
             return Err(
                 "exemplars are only allowed on counter _total and histogram _bucket samples".into(),
             );
         }
         match (self.kind, role) {
-            // OpenMetrics only (see Kind::suffixes): no place in the wire types.
-            (_, Role::Created) => Ok(()),
             (Kind::Counter, Role::Bare) if om => Err(format!(
                 "counter {}: samples are named {}",
                 quote(&self.name),
@@ -169,79 +190,75 @@ impl Fam {
                 quote(&self.name),
                 quote(&format!("{}_info", self.name))
             )),
-            (Kind::Histogram, Role::Bare) => {
+            (Kind::Histogram | Kind::GaugeHistogram, Role::Bare) => {
                 let name = quote(&self.name);
                 Err(format!(
-                    "histogram {name}: a sample named {name} needs the suffix _bucket, _sum or _count"
+                    "{} {name}: a sample named {name} needs the suffix _bucket, {} or {}",
+                    self.kind.as_str(),
+                    self.kind.sum_count().0,
+                    self.kind.sum_count().1
                 ))
             }
-            (Kind::Histogram | Kind::Summary, _) => self.group(role, n, s, om),
+            (Kind::Counter, _) if om => self.group(role, n, s, om),
+            (Kind::Histogram | Kind::GaugeHistogram | Kind::Summary, _) => {
+                self.group(role, n, s, om)
+            }
             _ => self.scalar(s),
         }
     }
 
-    /// A counter, gauge, untyped, info or stateset sample.
+    /// A gauge, untyped, info, stateset or text 0.0.4 counter sample: one line, one sample.
+    /// Info and stateset values are validation's to check, as for a JSON plugin's.
     fn scalar(&mut self, s: SampleLine<'_>) -> Result<(), String> {
         if let Some(msg) = misplaced(&s.labels) {
-            return Err(msg);
-        }
-        let problem = match self.kind {
-            Kind::StateSet if !s.labels.iter().any(|(l, _)| *l == self.name) => Some(format!(
-                "stateset {0}: a sample needs the label {0}",
-                quote(&self.name)
-            )),
-            Kind::StateSet if s.value != 0.0 && s.value != 1.0 => Some(format!(
-                "stateset {}: a value must be 0 or 1",
-                quote(&self.name)
-            )),
-            Kind::Info if s.value != 1.0 => {
-                Some(format!("info {}: the value must be 1", quote(&self.name)))
-            }
-            _ => None,
-        };
-        if let Some(msg) = problem {
             return Err(msg);
         }
         self.samples.push(Sample {
             labels: Labels(s.labels),
             value: Some(Value(s.value)),
+            timestamp: s.timestamp,
+            exemplar: s.exemplar,
             ..Sample::default()
         });
         Ok(())
     }
 
-    /// A histogram or summary line, added to the sample of its label set.
+    /// A line of an OpenMetrics counter, or of a histogram, gauge histogram or summary, added
+    /// to the sample of its label set and timestamp.
     fn group(&mut self, role: Role, n: usize, s: SampleLine<'_>, om: bool) -> Result<(), String> {
-        let hist = self.kind == Kind::Histogram;
-        let (wanted, other) = if hist {
-            ("le", "quantile")
-        } else {
-            ("quantile", "le")
+        let hist = self.kind.has_buckets();
+        let wanted = match self.kind {
+            _ if hist => Some("le"),
+            Kind::Summary => Some("quantile"),
+            _ => None,
         };
         let mut labels = s.labels;
-        if labels.iter().any(|(l, _)| l == other) {
+        if let Some(other) = ["le", "quantile"]
+            .into_iter()
+            .find(|&l| Some(l) != wanted && labels.iter().any(|(n, _)| n == l))
+        {
             return Err(misplaced_label(other));
         }
-        let pos = labels.iter().position(|(l, _)| l == wanted);
-        // Buckets (histogram) and bare lines (summary) carry the bound; sums and counts don't.
-        let bound = match (role, pos) {
-            (Role::Sum | Role::Count, None) => None,
-            (Role::Sum | Role::Count, Some(_)) => {
-                return Err(format!(
-                    "{} must not have a label \"{wanted}\"",
-                    quote(s.name)
-                ))
+        let pos = wanted.and_then(|w| labels.iter().position(|(l, _)| l == w));
+        // Buckets (histogram) and bare lines (summary) carry the bound; the rest don't.
+        let takes_bound = matches!(role, Role::Bucket | Role::Bare);
+        let bound = match (takes_bound, pos, wanted) {
+            (false, None, _) => None,
+            (false, Some(_), Some(w)) => {
+                return Err(format!("{} must not have a label \"{w}\"", quote(s.name)))
             }
-            (_, None) => return Err(format!("{} needs a label \"{wanted}\"", quote(s.name))),
-            (_, Some(p)) => {
+            (_, None, Some(w)) => return Err(format!("{} needs a label \"{w}\"", quote(s.name))),
+            (_, Some(p), Some(w)) => {
                 let (_, raw) = labels.remove(p);
-                let v = number(&raw, om)
-                    .ok_or_else(|| format!("invalid {wanted} value {}", quote(&raw)))?;
+                let v =
+                    number(&raw, om).ok_or_else(|| format!("invalid {w} value {}", quote(&raw)))?;
                 if om && v == f64::INFINITY && raw != "+Inf" {
-                    return Err(format!("{wanted}={} must be written \"+Inf\"", quote(&raw)));
+                    return Err(format!("{w}={} must be written \"+Inf\"", quote(&raw)));
                 }
                 Some(v)
             }
+            // No bound label exists for this kind, so none was found.
+            (_, _, None) => None,
         };
         let mut key = labels.clone();
         key.sort_unstable();
@@ -253,13 +270,14 @@ impl Fam {
                 quote(&self.name)
             ))
             }
-            Some(&i) if !self.slot_taken(i, role, bound) => i,
+            Some(&i) if !self.slot_taken(i, role, bound, s.timestamp) => i,
             _ => {
                 let i = self.samples.len();
                 self.samples.push(Sample {
                     labels: Labels(labels),
                     buckets: hist.then(Vec::new),
-                    quantiles: (!hist).then(Vec::new),
+                    quantiles: (self.kind == Kind::Summary).then(Vec::new),
+                    timestamp: s.timestamp,
                     ..Sample::default()
                 });
                 self.starts.push(n);
@@ -273,9 +291,15 @@ impl Fam {
         match (role, bound) {
             (Role::Sum, _) => sample.sum = Some(value),
             (Role::Count, _) => sample.count = Some(value),
+            (Role::Created, _) => sample.created = Some(s.value),
+            (Role::Total, _) => {
+                sample.value = Some(value);
+                sample.exemplar = s.exemplar;
+            }
             (_, Some(b)) if hist => sample.buckets.get_or_insert_default().push(Bucket {
                 le: Value(b),
                 count: value,
+                exemplar: s.exemplar,
             }),
             (_, b) => sample.quantiles.get_or_insert_default().push(Quantile {
                 quantile: Value(b.unwrap_or(f64::NAN)),
@@ -285,27 +309,74 @@ impl Fam {
         Ok(())
     }
 
-    /// Whether sample `i` already has what this line would set: then the line starts a new
-    /// sample (a repeated series). A bucket or quantile repeats when it equals the first bound,
-    /// which a repeated series starts with; comparing with the first only keeps this O(1), and
-    /// an out-of-order bound elsewhere stays in its sample for validation to refuse.
-    fn slot_taken(&self, i: usize, role: Role, bound: Option<f64>) -> bool {
+    /// Whether sample `i` already has what this line would set, or another timestamp: then
+    /// the line starts a new sample (a repeated series, or the series' next point in time).
+    /// A bucket or quantile repeats when it equals the first bound, which a repeated series
+    /// starts with; comparing with the first only keeps this O(1), and an out-of-order bound
+    /// elsewhere stays in its sample for validation to refuse.
+    fn slot_taken(&self, i: usize, role: Role, bound: Option<f64>, ts: Option<f64>) -> bool {
         let s = &self.samples[i];
         let same = |a: f64| bound.is_some_and(|b| a == b || (a.is_nan() && b.is_nan()));
-        match role {
-            Role::Sum => s.sum.is_some(),
-            Role::Count => s.count.is_some(),
-            _ if self.kind == Kind::Histogram => s
-                .buckets
-                .as_ref()
-                .and_then(|b| b.first())
-                .is_some_and(|b| same(b.le.0)),
-            _ => s
-                .quantiles
-                .as_ref()
-                .and_then(|q| q.first())
-                .is_some_and(|q| same(q.quantile.0)),
-        }
+        s.timestamp != ts
+            || match role {
+                Role::Sum => s.sum.is_some(),
+                Role::Count => s.count.is_some(),
+                Role::Created => s.created.is_some(),
+                Role::Total => s.value.is_some(),
+                _ if self.kind.has_buckets() => s
+                    .buckets
+                    .as_ref()
+                    .and_then(|b| b.first())
+                    .is_some_and(|b| same(b.le.0)),
+                _ => s
+                    .quantiles
+                    .as_ref()
+                    .and_then(|q| q.first())
+                    .is_some_and(|q| same(q.quantile.0)),
+            }
+    }
+
+    /// OpenMetrics: what a sample needs besides its values, else why it is refused. A
+    /// counter needs its `_total`; a histogram or gauge histogram its `+Inf` bucket, and its
+    /// sum and count both or neither.
+    pub(super) fn incomplete(&self, s: &Sample) -> Option<String> {
+        let name = &self.name;
+        let missing = match self.kind {
+            Kind::Counter if s.value.is_none() => format!(
+                "{} without {}",
+                quote(&format!("{name}_created")),
+                quote(&format!("{name}_total"))
+            ),
+            Kind::Histogram | Kind::GaugeHistogram => {
+                let (sum, count) = self.kind.sum_count();
+                let inf = s.buckets.iter().flatten().any(|b| b.le.0 == f64::INFINITY);
+                match (s.sum.is_some(), s.count.is_some()) {
+                    _ if !inf => format!(
+                        "no {} line (OpenMetrics requires the +Inf bucket)",
+                        quote(&format!("{name}_bucket{{le=\"+Inf\"}}"))
+                    ),
+                    (true, false) | (false, true) => format!(
+                        "{} without {} (OpenMetrics wants both or neither)",
+                        quote(&format!(
+                            "{name}{}",
+                            if s.sum.is_some() { sum } else { count }
+                        )),
+                        quote(&format!(
+                            "{name}{}",
+                            if s.sum.is_some() { count } else { sum }
+                        ))
+                    ),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        Some(format!(
+            "{} {} series {}: {missing}",
+            self.kind.as_str(),
+            quote(name),
+            labels_excerpt(&s.labels.0)
+        ))
     }
 }
 

@@ -9,7 +9,9 @@
 
 use std::fmt::Write;
 
+use super::cursor::{is_blank, Cursor};
 use super::number::{number, real};
+use plugin_protocol::{Exemplar, Labels, Value};
 
 /// One lexed line.
 #[derive(Debug)]
@@ -28,21 +30,19 @@ pub(super) enum Line<'a> {
     Sample(SampleLine<'a>),
 }
 
-/// A sample line. Its timestamp and exemplar were checked and are not kept: the wire types
-/// have no place for them (see the module docs of [`super`]).
+/// A sample line.
 #[derive(Debug)]
 pub(super) struct SampleLine<'a> {
     pub name: &'a str,
     /// Labels as written, values unescaped.
     pub labels: Vec<(String, String)>,
     pub value: f64,
-    /// The line carried an OpenMetrics exemplar.
-    pub exemplar: bool,
+    /// Its timestamp in seconds (text 0.0.4 writes milliseconds).
+    pub timestamp: Option<f64>,
+    /// Its OpenMetrics exemplar. Syntax is checked here; the label length and names are
+    /// validation's to check, as for a JSON plugin's exemplar.
+    pub exemplar: Option<Box<Exemplar>>,
 }
-
-/// OpenMetrics: "The combined length of the label names and values of an Exemplar's LabelSet
-/// MUST NOT exceed 128 UTF-8 characters."
-const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
 
 type Lexed<T> = Result<T, String>;
 
@@ -231,7 +231,8 @@ fn sample<'a>(c: &mut Cursor<'a>, om: bool) -> Lexed<SampleLine<'a>> {
         name,
         labels,
         value,
-        exemplar: false,
+        timestamp: None,
+        exemplar: None,
     };
     if c.at_end() {
         return Ok(line);
@@ -239,14 +240,14 @@ fn sample<'a>(c: &mut Cursor<'a>, om: bool) -> Lexed<SampleLine<'a>> {
     if om {
         om_tail(c, &mut line)?;
     } else {
-        text_tail(c)?;
+        line.timestamp = Some(text_tail(c)?);
     }
     Ok(line)
 }
 
 /// What may follow the value in text 0.0.4: blanks and an integer timestamp in milliseconds,
-/// then the end of the line.
-fn text_tail(c: &mut Cursor<'_>) -> Lexed<()> {
+/// then the end of the line. Returns the timestamp in seconds.
+fn text_tail(c: &mut Cursor<'_>) -> Lexed<f64> {
     c.blanks();
     if c.at_end() {
         return Err("whitespace after the value".into());
@@ -255,16 +256,16 @@ fn text_tail(c: &mut Cursor<'_>) -> Lexed<()> {
     if ts.starts_with('#') {
         return Err("text after the value (exemplars need OpenMetrics)".into());
     }
-    if ts.parse::<i64>().is_err() {
+    let Ok(ms) = ts.parse::<i64>() else {
         return Err(format!(
             "invalid timestamp {} (text 0.0.4 takes integer milliseconds)",
             quote(ts)
         ));
-    }
+    };
     if !c.at_end() {
         return Err("text after the timestamp".into());
     }
-    Ok(())
+    Ok(ms as f64 / 1000.0)
 }
 
 /// What may follow the value in OpenMetrics: ` timestamp` and/or ` # {labels} value[ ts]`.
@@ -275,7 +276,8 @@ fn om_tail(c: &mut Cursor<'_>, line: &mut SampleLine<'_>) -> Lexed<()> {
     }
     if c.peek() != Some(b'#') {
         let ts = c.take_while(|b| b != b' ');
-        if real(ts).is_none() {
+        line.timestamp = real(ts);
+        if line.timestamp.is_none() {
             return Err(format!(
                 "invalid timestamp {} (OpenMetrics takes seconds as a number)",
                 quote(ts)
@@ -292,32 +294,29 @@ fn om_tail(c: &mut Cursor<'_>, line: &mut SampleLine<'_>) -> Lexed<()> {
         return Err("malformed exemplar (expected \" # {\")".into());
     }
     let labels = label_set(c, true, "exemplar")?;
-    let chars: usize = labels
-        .iter()
-        .map(|(n, v)| n.len() + v.chars().count())
-        .sum();
-    if chars > MAX_EXEMPLAR_LABEL_CHARS {
-        return Err(format!(
-            "exemplar labels have {chars} characters, more than {MAX_EXEMPLAR_LABEL_CHARS}"
-        ));
-    }
     if !c.eat(b' ') {
         return Err("exemplar without a value".into());
     }
     let v = c.take_while(|b| b != b' ');
-    if number(v, true).is_none() {
+    let Some(value) = number(v, true) else {
         return Err(format!("invalid exemplar value {}", quote(v)));
-    }
+    };
+    let mut timestamp = None;
     if c.eat(b' ') {
         let ts = c.take_while(|b| b != b' ');
-        if real(ts).is_none() {
+        timestamp = real(ts);
+        if timestamp.is_none() {
             return Err(format!("invalid exemplar timestamp {}", quote(ts)));
         }
     }
     if !c.at_end() {
         return Err("text after the exemplar".into());
     }
-    line.exemplar = true;
+    line.exemplar = Some(Box::new(Exemplar {
+        labels: Labels(labels),
+        value: Value(value),
+        timestamp,
+    }));
     Ok(())
 }
 
@@ -464,10 +463,6 @@ fn is_metric_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b':'
 }
 
-fn is_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
 /// The first repeated label name, if any. Linear scans for the usual handful of labels,
 /// sorting for many, so a hostile line with thousands of labels stays cheap.
 fn duplicate_name(labels: &[(String, String)]) -> Option<&str> {
@@ -505,70 +500,4 @@ pub(super) fn quote(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// A byte cursor over a line. Every split happens at an ASCII byte, so slices stay on UTF-8
-/// character boundaries.
-struct Cursor<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(s: &'a str) -> Self {
-        Cursor { s, i: 0 }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.s.as_bytes().get(self.i).copied()
-    }
-
-    fn bump(&mut self) -> Option<u8> {
-        let b = self.peek()?;
-        self.i += 1;
-        Some(b)
-    }
-
-    fn eat(&mut self, b: u8) -> bool {
-        if self.peek() == Some(b) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn eat_str(&mut self, s: &str) -> bool {
-        if self.rest().starts_with(s) {
-            self.i += s.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn at_end(&self) -> bool {
-        self.i >= self.s.len()
-    }
-
-    fn rest(&self) -> &'a str {
-        &self.s[self.i..]
-    }
-
-    /// Skips spaces and tabs; returns how many.
-    fn blanks(&mut self) -> usize {
-        self.take_while(is_blank).len()
-    }
-
-    /// Takes bytes while `f` holds. The cut stays on a character boundary as long as `f`
-    /// gives one answer for all non-ASCII bytes, which every caller's predicate does (they
-    /// test for ASCII bytes only).
-    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
-        let start = self.i;
-        let b = self.s.as_bytes();
-        while self.i < b.len() && f(b[self.i]) {
-            self.i += 1;
-        }
-        &self.s[start..self.i]
-    }
 }

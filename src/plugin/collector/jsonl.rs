@@ -138,10 +138,9 @@ impl JsonlSession {
                 self.ctx.set_plugin_version(h.version);
             }
             Event::Metrics { id, batch, drops } => {
-                self.shared
-                    .error(ErrorKind::InvalidMetric, drops.invalid_metric);
-                self.shared
-                    .error(ErrorKind::DuplicateSeries, drops.duplicate_series);
+                for (kind, n) in drops.counts() {
+                    self.shared.error(kind, n);
+                }
                 match self.answer(id) {
                     Answer::Live => finish(&self.shared, self.live.take(), Ok(batch)),
                     Answer::Late(_) | Answer::Unknown => self.shared.error(ErrorKind::Late, 1),

@@ -91,10 +91,9 @@ impl PerCollectSession {
     fn outcome(&self, outcome: Outcome) -> CollectResult {
         match outcome {
             Ok((batch, drops)) => {
-                self.shared
-                    .error(ErrorKind::InvalidMetric, drops.invalid_metric);
-                self.shared
-                    .error(ErrorKind::DuplicateSeries, drops.duplicate_series);
+                for (kind, n) in drops.counts() {
+                    self.shared.error(kind, n);
+                }
                 Ok(batch)
             }
             Err(failure) => {

@@ -17,6 +17,7 @@ use crate::config::PluginConfig;
 use crate::process::reaper::ExitStatus;
 use crate::process::spawn::{Identity, Rlimit, SpawnSpec, Spawned, Spawner};
 use crate::process::tags;
+use crate::sandbox::confine::{Plugin, Tightened};
 use crate::sandbox::{Fence, Sandbox};
 
 /// Exporter-wide settings every supervisor needs.
@@ -158,7 +159,34 @@ impl Context {
         Ok(limits)
     }
 
-    /// What to start, fenced: environment, rlimits, cgroup, identity.
+    /// The tighter fence of one start (`sandbox`): what the kernel cannot enforce is logged
+    /// once and shown in the API; with `sandbox.require` it refuses the start.
+    fn confine(
+        &self,
+        env: &[(OsString, OsString)],
+        run_as: Option<&Identity>,
+    ) -> Result<Tightened, String> {
+        let cfg = &self.core.cfg;
+        let plugin = Plugin {
+            name: &cfg.name,
+            program: std::path::Path::new(&cfg.command[0]),
+            working_dir: cfg.working_dir.as_deref(),
+            path_env: env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.as_os_str()),
+            run_as,
+        };
+        let tightened = self.core.fence.confine(&plugin)?;
+        if self.core.set_unenforced(&tightened.unenforced) {
+            for what in &tightened.unenforced {
+                tracing::warn!(plugin = %self.name(), "sandbox not fully enforced: {what}");
+            }
+        }
+        Ok(tightened)
+    }
+
+    /// What to start, fenced: environment, rlimits, cgroup, identity, sandbox.
     fn spawn_spec(&self) -> Result<SpawnSpec, String> {
         let cfg = &self.core.cfg;
         let own_uid = cfg
@@ -171,18 +199,24 @@ impl Context {
             .fence
             .join_files()
             .map_err(|e| format!("cannot open the plugin's cgroup: {e}"))?;
+        let run_as = cfg.run_as.as_ref().map(|r| Identity {
+            uid: r.uid,
+            gid: r.gid,
+            groups: r.groups.clone(),
+        });
+        let mut env = self.environment();
+        let rlimits = self.rlimits(own_uid)?;
+        let tightened = self.confine(&env, run_as.as_ref())?;
+        env.extend(tightened.env);
         Ok(SpawnSpec {
             plugin: cfg.name.clone(),
             argv: cfg.command.clone(),
-            env: self.environment(),
+            env,
             working_dir: cfg.working_dir.clone(),
-            rlimits: self.rlimits(own_uid)?,
+            rlimits,
             cgroup_join,
-            run_as: cfg.run_as.as_ref().map(|r| Identity {
-                uid: r.uid,
-                gid: r.gid,
-                groups: r.groups.clone(),
-            }),
+            run_as,
+            confinement: tightened.confinement,
         })
     }
 }

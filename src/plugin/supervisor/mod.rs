@@ -78,6 +78,7 @@ impl<R: Role> Handle<R> {
             opts.sandbox.clone(),
             &cfg.name,
             cfg.limits.clone(),
+            cfg.sandbox.clone(),
         ));
         let core = Arc::new(Core::new(cfg, fence, metrics));
         let (tx, rx) = mpsc::channel(64);

@@ -2,11 +2,12 @@
 //! supervisor shared with its handles.
 
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::config::{Mode, PluginConfig};
+use crate::codes::LimitKind;
+use crate::config::{Filesystem, Mode, Network, PluginConfig, SandboxProfile};
 use crate::sandbox::rlimits::Lowered;
 use crate::sandbox::{Fence, Usage};
 use crate::selfmetrics::SelfMetrics;
@@ -59,6 +60,23 @@ pub struct Status {
     pub limits: serde_json::Value,
     /// Resource use of its process tree now.
     pub usage: Usage,
+    /// The effective sandbox profile, and what the kernel could not enforce of it.
+    pub sandbox: serde_json::Value,
+}
+
+impl Status {
+    /// The effective sandbox profile in one line, with what the kernel did not enforce.
+    pub fn sandbox_summary(&self) -> String {
+        let mut line = self.sandbox["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let gaps = self.sandbox["unenforced"].as_array().map_or(0, Vec::len);
+        if gaps > 0 {
+            line.push_str(&format!(" ({gaps} part(s) not enforced by this kernel)"));
+        }
+        line
+    }
 }
 
 fn mode_name(mode: Mode) -> &'static str {
@@ -67,6 +85,33 @@ fn mode_name(mode: Mode) -> &'static str {
         Mode::Interval => "interval",
         Mode::Push => "push",
     }
+}
+
+/// The API's view of a profile: each key, a one-line summary, and what was not enforced.
+fn sandbox_json(p: &SandboxProfile) -> serde_json::Value {
+    let filesystem = match &p.filesystem {
+        Filesystem::Unconfined => serde_json::json!("unconfined"),
+        Filesystem::Fenced { base, extra } => serde_json::json!({
+            "base": base.as_str(),
+            "read": extra.read,
+            "write": extra.write,
+            "exec": extra.exec,
+        }),
+    };
+    let network = match &p.network {
+        Network::Ports { connect, bind } => serde_json::json!({"connect": connect, "bind": bind}),
+        other => serde_json::json!(other.to_string()),
+    };
+    serde_json::json!({
+        "preset": p.preset.as_str(),
+        "filesystem": filesystem,
+        "network": network,
+        "max_connections": p.max_connections,
+        "syscalls": p.syscalls.as_str(),
+        "require": p.require,
+        "summary": p.to_string(),
+        "unenforced": [],
+    })
 }
 
 /// What a supervisor shares with its handles and its role's sessions.
@@ -82,6 +127,8 @@ pub struct Core {
     pub metrics: Arc<SelfMetrics>,
     /// Usage figures last reported (to advance counters by what grew), and when.
     usage_seen: Mutex<(Usage, Option<Instant>)>,
+    /// Kills for `sandbox.max_connections` last reported.
+    connection_hits_seen: AtomicU64,
 }
 
 impl Core {
@@ -110,6 +157,7 @@ impl Core {
                 "rlimits_lowered": [],
             }),
             usage: Usage::default(),
+            sandbox: sandbox_json(&cfg.sandbox),
         };
         Core {
             cfg,
@@ -118,6 +166,7 @@ impl Core {
             fence,
             metrics,
             usage_seen: Mutex::new((Usage::default(), None)),
+            connection_hits_seen: AtomicU64::new(0),
         }
     }
 
@@ -135,6 +184,9 @@ impl Core {
     pub fn snapshot(&self) -> Status {
         let mut st = self.status().clone();
         st.usage = self.fence.usage();
+        if self.cfg.sandbox.max_connections.is_some() {
+            st.sandbox["connections"] = self.fence.connections().0.into();
+        }
         st
     }
 
@@ -178,6 +230,14 @@ impl Core {
         }
         let now = self.fence.usage();
         self.metrics.usage(self.name(), &now, &mut seen.0);
+        let (_, hits) = self.fence.connections();
+        let before = self.connection_hits_seen.swap(hits, Ordering::Relaxed);
+        if hits > before {
+            self.metrics
+                .limit_hits
+                .with_label_values(&[self.name(), LimitKind::Connections.as_str()])
+                .inc_by(hits - before);
+        }
         seen.1 = Some(Instant::now());
     }
 
@@ -187,6 +247,19 @@ impl Core {
         let value = serde_json::to_value(lowered).unwrap_or_default();
         let mut st = self.status();
         let slot = &mut st.limits["rlimits_lowered"];
+        if *slot == value {
+            return false;
+        }
+        *slot = value;
+        true
+    }
+
+    /// Records what the kernel could not enforce of the sandbox, for the API; true when it
+    /// differs from what was recorded (so the caller logs it once).
+    pub fn set_unenforced(&self, unenforced: &[String]) -> bool {
+        let value = serde_json::json!(unenforced);
+        let mut st = self.status();
+        let slot = &mut st.sandbox["unenforced"];
         if *slot == value {
             return false;
         }

@@ -149,6 +149,7 @@ fn rig(faults: Vec<Fault>) -> Rig {
     let sandbox = Arc::new(Sandbox {
         cgroups: Cgroups::none("test"),
         watchdog: None,
+        connections: Default::default(),
     });
     let opts = SupervisorOptions {
         plugin_label: "plugin".into(),
@@ -372,6 +373,7 @@ async fn a_refused_plugin_reaches_the_stopped_state() {
         sandbox: Arc::new(Sandbox {
             cgroups: Cgroups::none("test"),
             watchdog: None,
+            connections: Default::default(),
         }),
     };
     let h = Handle::start(fake, Arc::new(cfg), opts, r.metrics.clone());

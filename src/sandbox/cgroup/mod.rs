@@ -39,12 +39,12 @@ mod v2;
 pub use error::CgroupError;
 pub use limits::CgroupLimits;
 
+use crate::sandbox::usage::Usage;
 use control::write_value;
 use error::chain;
 use kill::{kill_until_empty, procs_of, remove_tree};
 use limits::cpu_quota_us;
 use proc_cgroup::parse_proc_cgroup;
-use crate::sandbox::usage::Usage;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, OpenOptions};
