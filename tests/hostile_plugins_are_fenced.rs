@@ -555,7 +555,16 @@ fn spawned_plugin_shows_its_rlimits_cgroup_and_user() {
     assert_eq!(row("Max open files"), ["256", "256"], "{limits}");
     assert_eq!(row("Max file size"), ["16777216", "16777216"], "{limits}");
     assert_eq!(row("Max core file size"), ["0", "0"], "{limits}");
-    assert_eq!(row("Max processes"), ["32", "32"], "{limits}");
+    // `pids` is held by the plugin's cgroup, exactly and with its hits counted; RLIMIT_NPROC
+    // (which would refuse forks first, unseen) stands in only without a cgroup.
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let pids_cgroup = cgroups
+        .lines()
+        .find_map(|l| l.split_once(":pids:").map(|(_, p)| p.to_string()))
+        .expect("the plugin is in no pids cgroup");
+    let pids_max =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/pids{pids_cgroup}/pids.max")).unwrap();
+    assert_eq!(pids_max.trim(), "32", "{pids_cgroup}");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert!(

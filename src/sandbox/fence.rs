@@ -113,9 +113,9 @@ impl Fence {
 
     /// The rlimits for the plugin's process, each lowered to what the exporter may grant
     /// ([`super::rlimits::grantable`]), and what was lowered. Cores are always off. Without
-    /// a cgroup holding memory, RLIMIT_DATA stands in for the memory limit; RLIMIT_NPROC
-    /// counts every process of the real uid, so it is set only when the plugin has a uid of
-    /// its own.
+    /// a cgroup holding memory, RLIMIT_DATA stands in for the memory limit; without a cgroup
+    /// holding pids, RLIMIT_NPROC stands in for `pids`, and since it counts every process of
+    /// the real uid, only when the plugin has a uid of its own.
     pub fn rlimits(&self, own_uid: bool) -> (Vec<(Rlimit, u64)>, Vec<Lowered>) {
         grantable(self.wanted_rlimits(own_uid))
     }
@@ -131,7 +131,9 @@ impl Fence {
                 r.push((libc::RLIMIT_DATA, m));
             }
         }
-        if own_uid {
+        // Only without a cgroup: `pids.max` is exact, and its hits are counted, while a fork
+        // refused by RLIMIT_NPROC (which counts every process of the uid) is seen by no one.
+        if own_uid && self.cgroup.is_none() {
             if let Some(p) = self.limits.pids {
                 r.push((libc::RLIMIT_NPROC, p));
             }
