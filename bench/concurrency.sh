@@ -5,6 +5,7 @@
 # usage: bench/concurrency.sh [PLUGINS [SERIES_PER_PLUGIN]]   (default 10 10000)
 # env:   CONNECTIONS (64), THREADS (2), DURATION (30), REPEAT (1), NO_BUILD, KEEP_WORK
 source "$(dirname "$0")/lib.sh"
+require_peers
 plugins=${1:-10}
 m=${2:-10000}
 conns=${CONNECTIONS:-64}

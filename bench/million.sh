@@ -6,6 +6,7 @@
 # usage: bench/million.sh [PLUGINS [SERIES_PER_PLUGIN]]   (default 100 10000)
 # env:   REPEAT=N (default 1), DURATION=seconds of wrk per run (default 30), NO_BUILD, KEEP_WORK
 source "$(dirname "$0")/lib.sh"
+require_peers
 plugins=${1:-100}
 m=${2:-10000}
 repeat=${REPEAT:-1}

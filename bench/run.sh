@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The comparison table: plugin-exporter with 10 synthetic plugins of M series each, measured
-# in the same run as the peers of ../shared/bench/compare.sh (nginx serving the same bytes
+# in the same run as the peers of the peers' compare.sh (SHARED_BENCH) (nginx serving the same bytes
 # from a file, collectd exec + write_prometheus, node_exporter textfile), plus gzip.
 #
 # usage: bench/run.sh [SERIES_PER_PLUGIN...]      (default: 1000 10000, i.e. 10k and 100k)
@@ -8,6 +8,7 @@
 #        MODE=push|interval   how the plugins deliver (default push)
 #        NO_BUILD=1 skip the cargo build;  KEEP_WORK=1 keep logs and raw wrk output
 source "$(dirname "$0")/lib.sh"
+require_peers
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000)
 repeat=${REPEAT:-1}

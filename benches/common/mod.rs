@@ -1,5 +1,5 @@
 //! Inputs shared by the benches: the synthetic series of `bench/synth` (and of the peers in
-//! `../shared/bench`), as a protocol line and as rendered batches.
+//! `textfile_gen.py`), as a protocol line and as rendered batches.
 
 use plugin_exporter::exposition::batch::BatchOptions;
 use plugin_exporter::exposition::render::{render, RenderedFamily};

@@ -27,6 +27,16 @@ const DRAIN: Duration = Duration::from_secs(1);
 /// (the exporter's wait, too).
 const EOF_EXIT_WAIT: Duration = Duration::from_millis(500);
 
+/// What one wait during the collects or pushes gave.
+enum Wait {
+    /// Something was handled; keep waiting.
+    Going,
+    /// The plugin is gone (or was killed): the session is over.
+    Gone,
+    /// The deadline passed.
+    Deadline,
+}
+
 /// Which of the two starts a line comes from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Start {
@@ -125,35 +135,12 @@ impl<'r> Session<'r> {
         while self.pushes < pushes {
             let seen = self.pushes;
             let deadline = Instant::now() + self.timeout;
+            let when = format!("after {seen} of {pushes} pushes");
             while self.pushes == seen {
-                match child.next(deadline).await {
-                    Event::Closed => {}
-                    Event::Output(o) => {
-                        self.handle(o);
-                        if self.stdout_closed
-                            && !self
-                                .stdout_closed_ok(
-                                    child,
-                                    &format!("after {seen} of {pushes} pushes"),
-                                )
-                                .await
-                        {
-                            return false;
-                        }
-                    }
-                    Event::Exited(status) => {
-                        self.drain(child).await;
-                        self.report.error(
-                            "",
-                            format!(
-                                "the plugin exited ({}) after {seen} of {pushes} pushes, before \
-                                 any shutdown (the exporter restarts it)",
-                                describe(status)
-                            ),
-                        );
-                        return false;
-                    }
-                    Event::Deadline => {
+                match self.wait(child, deadline, &when).await {
+                    Wait::Going => {}
+                    Wait::Gone => return false,
+                    Wait::Deadline => {
                         self.report.error(
                             "",
                             format!(
@@ -171,6 +158,35 @@ impl<'r> Session<'r> {
         true
     }
 
+    /// Handles the next thing the plugin does before `deadline`; `when` says where the
+    /// session is, for messages ("while collect 3 was open", "after 1 of 3 pushes").
+    async fn wait(&mut self, child: &mut Child, deadline: Instant, when: &str) -> Wait {
+        match child.next(deadline).await {
+            Event::Closed => Wait::Going,
+            Event::Output(o) => {
+                self.handle(o);
+                if self.stdout_closed && !self.stdout_closed_ok(child, when).await {
+                    Wait::Gone
+                } else {
+                    Wait::Going
+                }
+            }
+            Event::Exited(status) => {
+                self.drain(child).await;
+                self.report.error(
+                    "",
+                    format!(
+                        "the plugin exited ({}) {when}, before any shutdown (the exporter \
+                         restarts it)",
+                        describe(status)
+                    ),
+                );
+                Wait::Gone
+            }
+            Event::Deadline => Wait::Deadline,
+        }
+    }
+
     /// Sends the collects one at a time. False when the plugin is gone (or was killed for
     /// closing stdout), so there is nobody to shut down.
     async fn collect_all(&mut self, child: &mut Child, collects: u32) -> bool {
@@ -184,32 +200,12 @@ impl<'r> Session<'r> {
                 .await;
             self.open.push_back(id);
             self.live = Some(Pending { id, deadline });
+            let when = format!("while collect {id} was open");
             while self.live.is_some() {
-                match child.next(deadline).await {
-                    Event::Closed => {}
-                    Event::Output(o) => {
-                        self.handle(o);
-                        if self.stdout_closed
-                            && !self
-                                .stdout_closed_ok(child, &format!("while collect {id} was open"))
-                                .await
-                        {
-                            return false;
-                        }
-                    }
-                    Event::Exited(status) => {
-                        self.drain(child).await;
-                        self.report.error(
-                            "",
-                            format!(
-                                "the plugin exited ({}) while collect {id} was open, before \
-                                 any shutdown (the exporter restarts it)",
-                                describe(status)
-                            ),
-                        );
-                        return false;
-                    }
-                    Event::Deadline => {
+                match self.wait(child, deadline, &when).await {
+                    Wait::Going => {}
+                    Wait::Gone => return false,
+                    Wait::Deadline => {
                         self.report.counted(
                             ErrorKind::Timeout.as_str(),
                             "",

@@ -199,17 +199,12 @@ fn spawn_now(spec: &SpawnSpec) -> io::Result<Spawned> {
         new_netns: c.new_netns,
         loopback: c.loopback,
         landlock: c.landlock.as_ref().map(|fd| fd.as_raw_fd()),
-        landlock_own: c
-            .landlock_own
-            .iter()
-            .map(|(path, access)| (path.as_ptr(), *access))
-            .collect(),
-        seccomp: c.seccomp.iter().map(|p| (p.as_ptr(), p.len())).collect(),
+        landlock_own: c.landlock_own.clone(),
+        seccomp: c.seccomp.clone(),
     };
     // SAFETY: the closure runs in the forked child before exec and makes only raw,
     // async-signal-safe syscalls on data prepared before the fork: no allocation, no
-    // locks, no logging. The raw pointers in `fence` point into `spec`, which outlives the
-    // spawn (the child has its own copy of that memory until exec).
+    // locks, no logging. `fence` owns copies made here, in the parent.
     unsafe {
         cmd.pre_exec(move || child_setup(parent, &join, &rlimits, run_as.as_ref(), &fence));
     }
@@ -228,20 +223,15 @@ fn spawn_now(spec: &SpawnSpec) -> io::Result<Spawned> {
     })
 }
 
-/// The [`Confinement`] as the child sees it: raw descriptors and pointers.
+/// The [`Confinement`] as the child sees it: raw descriptors, and copies of the paths and
+/// filters made before the fork (the child only reads them).
 struct ChildFence {
     new_netns: bool,
     loopback: bool,
     landlock: Option<i32>,
-    landlock_own: Vec<(*const libc::c_char, u64)>,
-    seccomp: Vec<(*const seccompiler::sock_filter, usize)>,
+    landlock_own: Vec<(CString, u64)>,
+    seccomp: Vec<seccompiler::BpfProgram>,
 }
-
-// SAFETY: the pointers are only read in the forked child, where the spawner thread's
-// memory they point to is a private copy; the parent never touches them.
-unsafe impl Send for ChildFence {}
-// SAFETY: as for Send: nothing is shared with another thread of the parent.
-unsafe impl Sync for ChildFence {}
 
 /// Runs in the child between fork and exec: raw syscalls only. Order matters: join the
 /// cgroups and set limits while still privileged, unshare the network while still root,
@@ -329,9 +319,7 @@ fn child_setup(
     if let Some(ruleset) = fence.landlock {
         landlock_restrict(ruleset, &fence.landlock_own)?;
     }
-    for (filter, len) in &fence.seccomp {
-        // SAFETY: the program was built before the fork and is alive until exec.
-        let program = unsafe { std::slice::from_raw_parts(*filter, *len) };
+    for program in &fence.seccomp {
         // apply_filter builds the sock_fprog on its stack and makes two syscalls.
         if seccompiler::apply_filter(program).is_err() {
             return Err(io::Error::last_os_error());
@@ -369,12 +357,12 @@ fn loopback_up() -> io::Result<()> {
 /// In the child, after the identity drop: adds the rules for the child's own paths to the
 /// prepared ruleset and enforces it with the raw landlock_restrict_self (the crate's call
 /// may allocate). A path that cannot be opened (absent on this host) gets no rule.
-fn landlock_restrict(ruleset: i32, own: &[(*const libc::c_char, u64)]) -> io::Result<()> {
+fn landlock_restrict(ruleset: i32, own: &[(CString, u64)]) -> io::Result<()> {
     // SAFETY: open/close on NUL-terminated paths prepared before the fork, and the two
     // Landlock syscalls with an attribute on this stack frame; no allocation.
     unsafe {
         for (path, access) in own {
-            let fd = libc::open(*path, libc::O_PATH | libc::O_CLOEXEC);
+            let fd = libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
             if fd < 0 {
                 continue;
             }

@@ -58,6 +58,12 @@ fn netns_available() -> bool {
     if limit.is_ok_and(|l| l.trim() == "0") {
         return false;
     }
+    has_capability(CAP_SYS_ADMIN)
+}
+
+/// True when this process holds capability number `bit` in its effective set
+/// (`CapEff:` of `/proc/self/status`).
+pub(crate) fn has_capability(bit: u32) -> bool {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return false;
     };
@@ -65,7 +71,7 @@ fn netns_available() -> bool {
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN) != 0)
+        .is_some_and(|caps| caps & (1 << bit) != 0)
 }
 
 #[cfg(test)]

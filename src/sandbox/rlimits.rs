@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use super::kernel::has_capability;
 use crate::process::spawn::Rlimit;
 
 /// Bit of `CAP_SYS_RESOURCE` in the capability sets of `/proc/<pid>/status`.
@@ -58,14 +59,7 @@ fn hard_limit(resource: Rlimit) -> Option<u64> {
 
 /// True when this process holds `CAP_SYS_RESOURCE` (it may raise hard limits).
 fn may_raise_hard_limits() -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << CAP_SYS_RESOURCE) != 0)
+    has_capability(CAP_SYS_RESOURCE)
 }
 
 /// Lowers each wanted limit to what this process may grant; returns the limits to set and
