@@ -31,13 +31,11 @@
 //! - A counter without the `_total` suffix is `unknown` in OpenMetrics, which has no
 //!   `_created` line and no exemplar either.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use super::encode::{end_om, end_text, push_escaped, push_label, push_line, text_millis};
 use super::format::Format;
 use super::gzip_member::member;
 use super::model::{self, Exemplar, MetricType, SampleValue};
-use super::validate::{counter_stem, info_stem, label_identity};
+use super::validate::{counter_stem, info_stem, label_fingerprint};
 
 pub use super::encode::{push_canonical_float, push_value};
 
@@ -70,7 +68,7 @@ pub struct RenderedFamily {
 /// Where one series' lines end in a [`RenderedFamily`], so a merge can skip a duplicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeriesSpan {
-    /// Hash of the series' label identity (sorted, empty values removed), extra label excluded.
+    /// Fingerprint of the series' label identity ([`label_fingerprint`]), extra label excluded.
     pub key: u64,
     /// Byte offset in `text` where this series' lines end.
     pub text_end: u32,
@@ -136,10 +134,7 @@ pub fn render(
 
 /// The series key used in [`SeriesSpan::key`].
 pub fn series_key(labels: &[(String, String)]) -> u64 {
-    // DefaultHasher::new() has fixed keys, so every plugin's keys are comparable.
-    let mut h = DefaultHasher::new();
-    label_identity(labels).hash(&mut h);
-    h.finish()
+    label_fingerprint(labels)
 }
 
 /// The output of one family while it is written.
@@ -247,9 +242,8 @@ impl Out<'_> {
     fn sample(&mut self, s: &model::Sample, line: &Line<'_>) {
         match &s.value {
             SampleValue::Scalar(v) => {
-                self.text_line("", line, None, *v);
                 let exemplar = s.exemplar().filter(|_| self.created_stem.is_some());
-                self.om_line(self.name, "", line, None, *v, exemplar);
+                self.both_lines("", line, *v, exemplar);
             }
             SampleValue::Histogram {
                 buckets,
@@ -276,12 +270,10 @@ impl Out<'_> {
                     self.om_line(self.name, "", line, Some(("quantile", q, true)), v, None);
                 }
                 if let Some(sum) = *sum {
-                    self.text_line("_sum", line, None, sum);
-                    self.om_line(self.name, "_sum", line, None, sum, None);
+                    self.both_lines("_sum", line, sum, None);
                 }
                 if let Some(count) = *count {
-                    self.text_line("_count", line, None, count);
-                    self.om_line(self.name, "_count", line, None, count, None);
+                    self.both_lines("_count", line, count, None);
                 }
             }
         }
@@ -301,11 +293,19 @@ impl Out<'_> {
             self.om_line(self.name, "_gsum", line, None, sum, None);
             self.om_line(self.name, "_gcount", line, None, count, None);
         } else {
-            self.text_line("_sum", line, None, sum);
-            self.text_line("_count", line, None, count);
-            self.om_line(self.name, "_sum", line, None, sum, None);
-            self.om_line(self.name, "_count", line, None, count, None);
+            self.both_lines("_sum", line, sum, None);
+            self.both_lines("_count", line, count, None);
         }
+    }
+
+    /// One line that reads the same in both formats up to its end (same name, no generated
+    /// label): written once into text, copied into OpenMetrics, each ended its own way.
+    fn both_lines(&mut self, suffix: &str, line: &Line<'_>, v: f64, exemplar: Option<&Exemplar>) {
+        let start = self.text.len();
+        push_line(&mut self.text, self.name, suffix, line.labels, None, v);
+        self.om.extend_from_slice(&self.text[start..]);
+        end_text(&mut self.text, line.ms);
+        end_om(&mut self.om, line.seconds, exemplar);
     }
 
     fn text_line(

@@ -33,6 +33,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
 use super::drop_reason::{DropReason, DropSink, DropSite};
 use super::model::{self, MetricType};
@@ -418,32 +419,71 @@ fn labels_problem(labels: &[(String, String)], opts: &ValidateOptions) -> Option
     None
 }
 
+/// A fingerprint of a label set's identity ([`label_identity`]) that needs no allocation and
+/// no sort: the wrapping sum of one hash per non-empty pair, so label order does not matter.
+/// Equal identities give equal fingerprints; unequal ones collide with a chance of about
+/// 2^-64, and callers that must be exact compare identities when fingerprints match. The keys
+/// are fixed, so fingerprints are comparable across plugins and batches.
+pub fn label_fingerprint(labels: &[(String, String)]) -> u64 {
+    let keys = BuildHasherDefault::<DefaultHasher>::default();
+    labels
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .fold(0u64, |acc, (n, v)| {
+            acc.wrapping_add(keys.hash_one((n.as_str(), v.as_str())))
+        })
+}
+
 /// Keeps one sample of each series (label identity), in order: the first, or the latest of
 /// increasing timestamps; every other is reported (see the module docs).
 fn drop_duplicates(family: &str, samples: &mut Vec<model::Sample>, sink: &mut impl DropSink) {
+    drop_duplicates_by(family, samples, sink, label_fingerprint);
+}
+
+/// [`drop_duplicates`] with the fingerprint as a parameter, so tests can force collisions.
+fn drop_duplicates_by(
+    family: &str,
+    samples: &mut Vec<model::Sample>,
+    sink: &mut impl DropSink,
+    fingerprint: impl Fn(&[(String, String)]) -> u64,
+) {
     if samples.len() < 2 {
         return;
     }
     let mut keep = vec![true; samples.len()];
     let mut all_kept = true;
     {
-        // Each series' identity, with the index of the sample kept for it so far.
-        let mut kept: HashMap<Vec<(&str, &str)>, usize> = HashMap::with_capacity(samples.len());
+        // Each series' fingerprint, with the index of the sample kept for it so far. Series
+        // whose fingerprint collides with another series' go to `collided`, keyed exactly.
+        let mut kept: HashMap<u64, usize> = HashMap::with_capacity(samples.len());
+        let mut collided: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
         for (i, s) in samples.iter().enumerate() {
-            let mut slot = match kept.entry(label_identity(&s.labels)) {
+            let mut slot = match kept.entry(fingerprint(&s.labels)) {
                 Entry::Vacant(v) => {
                     v.insert(i);
                     continue;
                 }
                 Entry::Occupied(o) => o,
             };
+            let same = label_identity(&samples[*slot.get()].labels) == label_identity(&s.labels);
+            let slot: &mut usize = if same {
+                slot.get_mut()
+            } else {
+                match collided.entry(label_identity(&s.labels)) {
+                    Entry::Vacant(v) => {
+                        v.insert(i);
+                        continue;
+                    }
+                    Entry::Occupied(o) => o.into_mut(),
+                }
+            };
             all_kept = false;
-            let k = *slot.get();
+            let k = *slot;
             let reason = match (samples[k].timestamp, s.timestamp) {
                 (Some(prev), Some(ts)) if ts > prev => {
                     // A later sample of the series replaces the earlier one.
                     keep[k] = false;
-                    *slot.get_mut() = i;
+                    *slot = i;
                     continue;
                 }
                 (Some(prev), Some(ts)) if ts == prev => None,
@@ -979,6 +1019,55 @@ mod tests {
                 ..Drops::default()
             }
         );
+    }
+
+    #[test]
+    fn fingerprint_ignores_label_order_and_empty_values() {
+        let l = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let ab = label_fingerprint(&l(&[("a", "1"), ("b", "2")]));
+        assert_eq!(ab, label_fingerprint(&l(&[("b", "2"), ("a", "1")])));
+        assert_eq!(
+            ab,
+            label_fingerprint(&l(&[("a", "1"), ("c", ""), ("b", "2")]))
+        );
+        assert_ne!(ab, label_fingerprint(&l(&[("a", "2"), ("b", "1")])));
+        assert_ne!(ab, label_fingerprint(&l(&[("a", "1")])));
+    }
+
+    #[test]
+    fn colliding_fingerprints_of_different_series_keep_both() {
+        // Every series gets the same fingerprint: only the exact comparison tells them apart.
+        let json = r#"[{"name":"x","type":"gauge","samples":[
+            {"labels":{"a":"1"},"value":1},
+            {"labels":{"a":"2"},"value":2},
+            {"labels":{"a":"2"},"value":3},
+            {"labels":{"a":"1"},"value":4},
+            {"labels":{"a":"3"},"value":5}]}]"#;
+        let fams = families(json);
+        let mut samples: Vec<model::Sample> = fams[0]
+            .samples
+            .iter()
+            .map(|s| model::Sample {
+                labels: s.labels.0.clone(),
+                value: SampleValue::Scalar(s.value.map(|v| v.0).unwrap_or_default()),
+                timestamp: None,
+                extra: None,
+            })
+            .collect();
+        let mut drops = Drops::default();
+        drop_duplicates_by("x", &mut samples, &mut drops, |_| 7);
+        let values: Vec<_> = samples.iter().map(|s| s.value.clone()).collect();
+        assert_eq!(
+            values,
+            [1.0, 2.0, 5.0].map(SampleValue::Scalar),
+            "one sample per series"
+        );
+        assert_eq!(drops.duplicate_series, 2);
     }
 
     #[test]
