@@ -48,6 +48,7 @@ fn held(m: usize) -> (Vec<String>, Vec<Option<Arc<Batch>>>) {
                 families,
                 received: SystemTime::now(),
                 merge_counted: AtomicBool::new(false),
+                relabel_dropped: 0,
             }))
         })
         .collect();

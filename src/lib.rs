@@ -82,6 +82,7 @@ pub(crate) mod http;
 pub mod logging;
 pub mod plugin;
 pub mod process;
+pub mod relabel;
 pub(crate) mod reload;
 pub mod sandbox;
 pub mod scrape;

@@ -35,6 +35,8 @@ pub struct SelfMetrics {
     pub oom_kills: IntCounterVec,
     /// Limit hits by limit.
     pub limit_hits: IntCounterVec,
+    /// Series `metric_relabel_configs` dropped.
+    pub relabel_dropped: IntCounterVec,
     /// The isolation mode, as a label of a constant 1.
     pub isolation: GaugeVec,
     /// 1 while the plugin is disabled through the API.
@@ -150,6 +152,12 @@ impl SelfMetrics {
                 "Times the plugin hit one of its limits, by limit.",
                 &["plugin", "limit"],
             ),
+            relabel_dropped: counter_vec(
+                &registry,
+                &format!("{p}relabel_dropped_series_total"),
+                "Series of the plugin that metric_relabel_configs dropped.",
+                &["plugin"],
+            ),
             disabled: gauge_vec(
                 &registry,
                 &format!("{p}disabled"),
@@ -226,6 +234,7 @@ impl SelfMetrics {
         self.processes.with_label_values(&[plugin]).set(0.0);
         self.disabled.with_label_values(&[plugin]).set(0.0);
         self.oom_kills.with_label_values(&[plugin]);
+        self.relabel_dropped.with_label_values(&[plugin]);
         for l in LimitKind::ALL {
             self.limit_hits.with_label_values(&[plugin, l.as_str()]);
         }
@@ -286,6 +295,7 @@ impl SelfMetrics {
         let _ = self.processes.remove_label_values(&[plugin]);
         let _ = self.disabled.remove_label_values(&[plugin]);
         let _ = self.oom_kills.remove_label_values(&[plugin]);
+        let _ = self.relabel_dropped.remove_label_values(&[plugin]);
         for l in LimitKind::ALL {
             let _ = self.limit_hits.remove_label_values(&[plugin, l.as_str()]);
         }

@@ -39,6 +39,7 @@ pub fn batch_options(name: &str) -> BatchOptions {
         max_line: 16 << 20,
         max_series: 1_000_000,
         max_labels: 32,
+        relabel: Vec::new().into(),
     }
 }
 

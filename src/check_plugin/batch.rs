@@ -29,6 +29,7 @@ pub fn batch_options() -> BatchOptions {
         max_line: limits.max_line,
         max_series: limits.max_series,
         max_labels: limits.max_labels,
+        relabel: Vec::new().into(),
     }
 }
 

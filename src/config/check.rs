@@ -13,6 +13,7 @@ use super::program::{config_dir, resolve_program};
 use super::raw::{RawConfig, RawPlugin};
 use super::run_as::{self, RunAs};
 use super::sandbox::{self, SandboxKeys};
+use crate::relabel::{RawRule, Rule};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -183,6 +184,7 @@ pub(crate) fn resolve(
         limits,
         allow_root: raw_global.allow_root.unwrap_or(false),
         sandbox: resolve_sandbox(raw_global.sandbox, &here, report),
+        metric_relabel_configs: resolve_relabel(raw_global.metric_relabel_configs, &here, report),
     };
     check_timeout(report, &here, raw_global.timeout.map(|d| d.0));
     check_interval(report, &here, raw_global.interval.map(|d| d.0));
@@ -297,6 +299,8 @@ fn resolve_plugin(
             .ok()
     });
     let sandbox = resolve_sandbox(raw.sandbox, here, report).over(&global.sandbox);
+    let mut relabel = resolve_relabel(raw.metric_relabel_configs, here, report);
+    relabel.extend(global.metric_relabel_configs.iter().cloned());
     PluginConfig {
         name: raw.name,
         command,
@@ -312,6 +316,42 @@ fn resolve_plugin(
         allow_root: raw.allow_root.unwrap_or(global.allow_root),
         sha256,
         sandbox: sandbox.resolve(),
+        relabel: relabel.into(),
+    }
+}
+
+/// Compiles `metric_relabel_configs` at `here`, reporting each refused rule at its key.
+fn resolve_relabel(raw: Option<Vec<RawRule>>, here: &[Seg], report: &mut Reporter) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for (index, raw) in raw.into_iter().flatten().enumerate() {
+        match Rule::compile(&raw) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => {
+                let field = if raw_has(&raw, e.field) { Some(key(e.field)) } else { None };
+                let path: Vec<Seg> = [here, &[key("metric_relabel_configs"), Seg::Index(index)]]
+                    .concat()
+                    .into_iter()
+                    .chain(field)
+                    .collect();
+                report.report(&path, format!("relabel rule {index}: {e}"));
+            }
+        }
+    }
+    rules
+}
+
+/// Whether the rule as written has `field`, so a problem points at its line when it does
+/// (a missing `target_label` points at the rule).
+fn raw_has(raw: &RawRule, field: &str) -> bool {
+    match field {
+        "source_labels" => raw.source_labels.is_some(),
+        "separator" => raw.separator.is_some(),
+        "regex" => raw.regex.is_some(),
+        "modulus" => raw.modulus.is_some(),
+        "target_label" => raw.target_label.is_some(),
+        "replacement" => raw.replacement.is_some(),
+        "action" => raw.action.is_some(),
+        _ => false,
     }
 }
 

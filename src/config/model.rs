@@ -6,9 +6,11 @@ use super::env::Secret;
 use super::limits::Limits;
 use super::run_as::RunAs;
 use super::sandbox::{SandboxKeys, SandboxProfile};
+use crate::relabel::Rule;
 use serde::Deserialize;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The default `global.timeout`.
@@ -99,6 +101,8 @@ pub struct Global {
     pub allow_root: bool,
     /// Default `sandbox` keys; each plugin's `sandbox` overrides them key by key.
     pub sandbox: SandboxKeys,
+    /// `metric_relabel_configs` for every plugin, run after each plugin's own.
+    pub metric_relabel_configs: Vec<Rule>,
 }
 
 impl Default for Global {
@@ -110,6 +114,7 @@ impl Default for Global {
             limits: Limits::default(),
             allow_root: false,
             sandbox: SandboxKeys::default(),
+            metric_relabel_configs: Vec::new(),
         }
     }
 }
@@ -147,4 +152,6 @@ pub struct PluginConfig {
     /// The tighter fence: file system, network and system calls (`global.sandbox` merged
     /// with the plugin's own, the preset's defaults applied).
     pub sandbox: SandboxProfile,
+    /// Relabeling of every batch: the plugin's `metric_relabel_configs`, then `global`'s.
+    pub relabel: Arc<[Rule]>,
 }

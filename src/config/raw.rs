@@ -6,6 +6,7 @@ use super::env::RawEnv;
 use super::limits::{self, RawLimits};
 use super::model::{Format, Mode};
 use super::sandbox::RawSandbox;
+use crate::relabel::RawRule;
 use serde::Deserialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -35,7 +36,7 @@ impl RawConfig {
 #[serde(
     deny_unknown_fields,
     expecting = "a mapping with the keys `timeout`, `interval`, `plugin_label`, `limits`, \
-                 `user`, `group`, `allow_root` and `sandbox`"
+                 `user`, `group`, `allow_root`, `sandbox` and `metric_relabel_configs`"
 )]
 pub(crate) struct RawGlobal {
     pub(crate) timeout: Option<PromDuration>,
@@ -46,6 +47,7 @@ pub(crate) struct RawGlobal {
     pub(crate) group: Option<String>,
     pub(crate) allow_root: Option<bool>,
     pub(crate) sandbox: Option<RawSandbox>,
+    pub(crate) metric_relabel_configs: Option<Vec<RawRule>>,
 }
 
 /// One entry of `plugins` as written.
@@ -77,6 +79,7 @@ pub(crate) struct RawPlugin {
     pub(crate) allow_root: Option<bool>,
     pub(crate) sha256: Option<String>,
     pub(crate) sandbox: Option<RawSandbox>,
+    pub(crate) metric_relabel_configs: Option<Vec<RawRule>>,
 }
 
 /// `command`: a list of strings; a lone string gets a message showing the list form, since

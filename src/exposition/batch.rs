@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::drop_reason::{quote, DropSink};
+use super::relabel_batch::relabel_batch;
 use super::render::{render, RenderedFamily};
 use super::validate::{
     validate, ValidateOptions, DEFAULT_MAX_LABEL_NAME_LEN, DEFAULT_MAX_LABEL_VALUE_LEN,
 };
 use crate::codes::{ErrorKind, LimitKind};
+use crate::relabel::Rule;
 
 /// A validated, rendered batch of one plugin: what a scrape serves for it.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub struct Batch {
     /// Set once merge drops of this batch were counted, so a batch served by many scrapes
     /// counts its conflicts once.
     pub merge_counted: AtomicBool,
+    /// Series `metric_relabel_configs` dropped from it.
+    pub relabel_dropped: u64,
 }
 
 impl Batch {
@@ -36,6 +40,7 @@ impl Batch {
             series: 0,
             received: SystemTime::now(),
             merge_counted: AtomicBool::new(false),
+            relabel_dropped: 0,
         }
     }
 }
@@ -53,6 +58,8 @@ pub struct BatchOptions {
     pub max_series: usize,
     /// Most labels per series (the plugin label included).
     pub max_labels: usize,
+    /// `metric_relabel_configs`: the plugin's rules, then `global`'s.
+    pub relabel: Arc<[Rule]>,
 }
 
 impl BatchOptions {
@@ -154,7 +161,8 @@ impl fmt::Display for Rejection {
 }
 
 /// Turns a plugin's families into a served batch: whole-batch budgets first (series count,
-/// labels), then validation (what it drops goes to `sink`) and rendering in both formats.
+/// labels), then relabeling and the label budget again on its result, then validation (what
+/// it drops goes to `sink`) and rendering in both formats.
 pub fn build_batch(
     families: Vec<plugin_protocol::Family>,
     opts: &BatchOptions,
@@ -169,6 +177,16 @@ pub fn build_batch(
     }
     let plugin_label = opts.label();
     label_budget(&families, opts.max_labels, plugin_label)?;
+    let mut relabel_dropped = 0;
+    let families = if opts.relabel.is_empty() {
+        families
+    } else {
+        let extra = plugin_label.map(|l| (l, opts.plugin.as_str()));
+        let relabeled = relabel_batch(families, &opts.relabel, extra, sink);
+        relabel_dropped = relabeled.dropped;
+        label_budget(&relabeled.families, opts.max_labels, plugin_label)?;
+        relabeled.families
+    };
     let vopts = ValidateOptions {
         max_labels: opts.max_labels,
         ..ValidateOptions::with_extra_label(plugin_label.map(|l| (l, opts.plugin.as_str())))
@@ -181,6 +199,7 @@ pub fn build_batch(
         series,
         received: SystemTime::now(),
         merge_counted: AtomicBool::new(false),
+        relabel_dropped,
     }))
 }
 

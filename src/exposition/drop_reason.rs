@@ -186,6 +186,14 @@ pub enum DropReason {
     ExemplarLabel(String),
     /// An exemplar timestamp that is not finite; only the exemplar is dropped.
     ExemplarTimestamp(f64),
+    /// Relabeling left the series without a `__name__`.
+    RelabelNoName,
+    /// Relabeling changed or removed the plugin label, which the exporter sets.
+    RelabelPluginLabel(String),
+    /// Relabeling treated the series of one histogram or summary sample differently (renamed
+    /// or relabeled some of them only, changed `le` or `quantile`, kept part of `_sum` and
+    /// `_count`), leaving something neither type can hold.
+    RelabelSplit,
 }
 
 impl DropReason {
@@ -233,6 +241,22 @@ impl DropReason {
 impl fmt::Display for DropReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            DropReason::RelabelNoName => write!(
+                f,
+                "metric_relabel_configs removed __name__; a series needs a name, so it is dropped"
+            ),
+            DropReason::RelabelPluginLabel(l) => write!(
+                f,
+                "metric_relabel_configs changed or removed the plugin label {}, which the \
+                 exporter sets; the series is dropped",
+                quote(l)
+            ),
+            DropReason::RelabelSplit => write!(
+                f,
+                "metric_relabel_configs treated the series of one histogram or summary \
+                 differently (some renamed, relabeled or dropped, `le` or `quantile` changed); \
+                 what is left is neither type, so the sample is dropped"
+            ),
             DropReason::FamilyName => write!(
                 f,
                 "not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*); the exporter drops the family"

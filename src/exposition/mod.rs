@@ -24,6 +24,7 @@ pub mod merge;
 pub mod model;
 pub mod own;
 pub mod parse;
+pub mod relabel_batch;
 pub mod render;
 mod sink;
 #[cfg(test)]

@@ -80,6 +80,11 @@ pub fn record_success(shared: &Shared, batch: &Batch, took: Duration) {
     m.up.with_label_values(&[name]).set(1.0);
     m.last_success.with_label_values(&[name]).set(now);
     m.series.with_label_values(&[name]).set(batch.series as f64);
+    if batch.relabel_dropped > 0 {
+        m.relabel_dropped
+            .with_label_values(&[name])
+            .inc_by(batch.relabel_dropped);
+    }
     if !took.is_zero() {
         m.collect_duration
             .with_label_values(&[name])

@@ -99,5 +99,6 @@ pub fn batch_options(cfg: &PluginConfig, plugin_label: &str) -> BatchOptions {
         max_line: cfg.limits.max_line,
         max_series: cfg.limits.max_series,
         max_labels: cfg.limits.max_labels,
+        relabel: cfg.relabel.clone(),
     }
 }
