@@ -70,7 +70,7 @@ fn unknown_key_in_a_plugin_is_refused_with_file_line_and_key() {
     );
     let expected = "plugins[disk].timeot: unknown field `timeot`, expected one of `name`, \
         `command`, `mode`, `format`, `interval`, `timeout`, `config`, `env`, `working_dir`, \
-        `limits`, `user`, `group`, `allow_root`, `sha256`, `sandbox`";
+        `limits`, `user`, `group`, `allow_root`, `sha256`, `sandbox`, `metric_relabel_configs`";
     assert_eq!(text, format!("{}{expected}", fx.at(6, 5)));
 }
 
@@ -80,7 +80,7 @@ fn unknown_key_in_global_and_at_the_top() {
     let text = fx.refuse("global:\n  interval: 15s\n  plugin_lable: x\nplugins: []\n");
     let expected = "global.plugin_lable: unknown field `plugin_lable`, expected one of \
         `timeout`, `interval`, `plugin_label`, `limits`, `user`, `group`, `allow_root`, \
-        `sandbox`";
+        `sandbox`, `metric_relabel_configs`";
     assert_eq!(text, format!("{}{expected}", fx.at(3, 3)));
 
     let text = fx.refuse("plugins: []\nscrape_configs: []\n");
@@ -859,4 +859,73 @@ fn supplementary_groups_come_from_the_group_database() {
         run_as.groups.contains(&gid),
         "nobody is in group {gid}: {run_as:?}"
     );
+}
+
+#[test]
+fn bad_relabel_rules_are_refused_with_file_line_and_rule_index() {
+    let fx = Fixture::new();
+    let text = fx.refuse(
+        "plugins:\n  - name: disk\n    command: [./plugin]\n    metric_relabel_configs:\n\
+         \x20     - source_labels: [a]\n        target_label: b\n\
+         \x20     - source_labels: [a]\n        regex: '(unclosed'\n        target_label: b\n",
+    );
+    assert!(
+        text.starts_with(&format!(
+            "{}plugins[disk].metric_relabel_configs[1].regex: relabel rule 1: invalid regex \
+             `(unclosed`",
+            fx.at(8, 9)
+        )),
+        "{text}"
+    );
+
+    let text =
+        fx.refuse("global:\n  metric_relabel_configs:\n    - action: replace\n      regex: x\n");
+    let expected = "global.metric_relabel_configs[0]: relabel rule 0: relabel configuration \
+        for replace action requires `target_label`";
+    assert_eq!(text, format!("{}{expected}", fx.at(3, 7)));
+
+    let text = fx.refuse(
+        "plugins:\n  - name: disk\n    command: [./plugin]\n    metric_relabel_configs:\n\
+         \x20     - action: explode\n",
+    );
+    assert!(
+        text.starts_with(&format!(
+            "{}plugins[disk].metric_relabel_configs[0].action: relabel rule 0: unknown relabel \
+             action `explode`",
+            fx.at(5, 9)
+        )),
+        "{text}"
+    );
+
+    let text = fx.refuse(
+        "plugins:\n  - name: disk\n    command: [./plugin]\n    metric_relabel_configs:\n\
+         \x20     - {action: drop, regx: a}\n",
+    );
+    assert!(
+        text.contains("plugins[disk].metric_relabel_configs[0].regx: unknown field `regx`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn relabel_rules_run_the_plugins_own_then_global() {
+    let fx = Fixture::new();
+    let config = fx
+        .parse(
+            "global:\n  metric_relabel_configs:\n    - {action: labeldrop, regex: g}\n\
+             plugins:\n  - name: disk\n    command: [./plugin]\n    metric_relabel_configs:\n\
+             \x20     - {action: labeldrop, regex: p}\n  - name: net\n    command: [./plugin]\n",
+        )
+        .unwrap();
+    let actions: Vec<Vec<&str>> = config
+        .plugins
+        .iter()
+        .map(|p| p.relabel.iter().map(|r| r.action().as_str()).collect())
+        .collect();
+    assert_eq!(actions, [vec!["labeldrop", "labeldrop"], vec!["labeldrop"]]);
+    assert_eq!(
+        config.plugins[0].relabel[1],
+        config.global.metric_relabel_configs[0]
+    );
+    assert_ne!(config.plugins[0].relabel[0], config.plugins[0].relabel[1]);
 }

@@ -102,7 +102,12 @@ struct Out {
 }
 
 impl Out {
-    fn family_mut(&mut self, name: &str, kind: MetricType, from: &proto::Family) -> &mut proto::Family {
+    fn family_mut(
+        &mut self,
+        name: &str,
+        kind: MetricType,
+        from: &proto::Family,
+    ) -> &mut proto::Family {
         let i = *self
             .index
             .entry((name.to_string(), kind))
@@ -331,3 +336,165 @@ impl Job<'_> {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::testing::families;
+    use crate::exposition::validate::Drops;
+    use crate::relabel::RawRule;
+
+    fn rules(yaml: &str) -> Vec<Rule> {
+        let raw: Vec<RawRule> = yaml_serde::from_str(yaml).expect("test rules parse");
+        crate::relabel::compile_rules(&raw).expect("test rules compile")
+    }
+
+    /// Reasons dropped, in order.
+    #[derive(Default)]
+    struct Reasons(Vec<DropReason>);
+
+    impl DropSink for Reasons {
+        fn dropped(&mut self, _: DropSite<'_>, reason: DropReason) {
+            self.0.push(reason);
+        }
+    }
+
+    fn run(json: &str, yaml: &str) -> (Relabeled, Vec<DropReason>) {
+        let mut sink = Reasons::default();
+        let out = relabel_batch(
+            families(json),
+            &rules(yaml),
+            Some(("plugin", "p")),
+            &mut sink,
+        );
+        (out, sink.0)
+    }
+
+    fn summary(f: &proto::Family) -> (String, MetricType, usize) {
+        (f.name.clone(), f.kind, f.samples.len())
+    }
+
+    #[test]
+    fn without_rules_the_batch_is_untouched() {
+        let json = r#"[{"name":"a","type":"gauge","samples":[{"value":1}]},
+                       {"name":"a","type":"gauge","samples":[{"value":2}]}]"#;
+        let mut sink = Drops::default();
+        let out = relabel_batch(families(json), &[], Some(("plugin", "p")), &mut sink);
+        assert_eq!(out.families, families(json));
+        assert_eq!(out.dropped, 0);
+    }
+
+    #[test]
+    fn renamed_series_join_the_family_of_their_new_name() {
+        let json = r#"[{"name":"a_x","type":"gauge","help":"x","samples":[{"labels":{"k":"1"},"value":1}]},
+                       {"name":"a_y","type":"gauge","samples":[{"labels":{"k":"2"},"value":2},{"labels":{"k":"3"},"value":3}]}]"#;
+        let (out, reasons) = run(
+            json,
+            "[{source_labels: [__name__], regex: 'a_.', target_label: __name__, replacement: a},
+              {source_labels: [k], regex: '3', action: drop}]",
+        );
+        let got: Vec<_> = out.families.iter().map(summary).collect();
+        assert_eq!(got, [("a".to_string(), MetricType::Gauge, 2)]);
+        assert_eq!(out.families[0].help, "x");
+        assert_eq!(out.dropped, 1);
+        assert!(reasons.is_empty());
+    }
+
+    #[test]
+    fn the_plugin_label_and_the_name_must_survive() {
+        let json = r#"[{"name":"a","type":"gauge","samples":[{"labels":{"k":"1"},"value":1}]}]"#;
+        let (out, reasons) = run(json, "[{target_label: plugin, replacement: other}]");
+        assert!(out.families.is_empty());
+        assert_eq!(reasons, [DropReason::RelabelPluginLabel("plugin".into())]);
+        let (_, reasons) = run(json, "[{action: labelkeep, regex: 'k|plugin'}]");
+        assert_eq!(reasons, [DropReason::RelabelNoName]);
+        // The plugin label is visible to rules, and kept when left alone.
+        let (out, reasons) = run(json, "[{source_labels: [plugin], target_label: src}]");
+        assert!(reasons.is_empty());
+        let labels = &out.families[0].samples[0].labels.0;
+        assert_eq!(
+            labels,
+            &[("k".into(), "1".into()), ("src".into(), "p".into())]
+        );
+    }
+
+    #[test]
+    fn reserved_labels_pass_unrelabeled_for_validation_to_refuse() {
+        let json = r#"[{"name":"a","type":"gauge","samples":[{"labels":{"__x":"1"},"value":1}]}]"#;
+        let (out, reasons) = run(json, "[{action: drop, source_labels: [__x], regex: '1'}]");
+        assert_eq!(out.families[0].samples.len(), 1);
+        assert!(reasons.is_empty());
+    }
+
+    const HIST: &str = r#"[{"name":"h","type":"histogram","samples":[{"labels":{"k":"1"},
+        "buckets":[{"le":0.5,"count":1},{"le":1,"count":2},{"le":"+Inf","count":3}],"sum":2,"count":3}]}]"#;
+
+    #[test]
+    fn histogram_series_are_relabeled_one_by_one_and_put_back() {
+        // A bucket dropped by its `le` (written as OpenMetrics writes it): fewer buckets.
+        let (out, reasons) = run(
+            HIST,
+            "[{source_labels: [le], regex: '1\\.0', action: drop}]",
+        );
+        assert!(reasons.is_empty());
+        let s = &out.families[0].samples[0];
+        let les: Vec<f64> = s.buckets.as_ref().unwrap().iter().map(|b| b.le.0).collect();
+        assert_eq!(les, [0.5, f64::INFINITY]);
+        assert_eq!(out.dropped, 1);
+        // Every bucket dropped: a summary of `_sum` and `_count`.
+        let (out, _) = run(
+            HIST,
+            "[{source_labels: [__name__], regex: 'h_bucket', action: drop}]",
+        );
+        assert_eq!(
+            summary(&out.families[0]),
+            ("h".into(), MetricType::Summary, 1)
+        );
+        assert_eq!(out.families[0].samples[0].quantiles, Some(Vec::new()));
+        assert_eq!(out.dropped, 3);
+    }
+
+    #[test]
+    fn histogram_series_treated_apart_are_dropped_with_a_reason() {
+        for yaml in [
+            // `_sum` relabeled alone.
+            "[{source_labels: [__name__], regex: 'h_sum', target_label: x, replacement: y}]",
+            // The `+Inf` bucket dropped.
+            "[{source_labels: [le], regex: '\\+Inf', action: drop}]",
+            // `le` rewritten.
+            "[{source_labels: [le], regex: '0\\.5', target_label: le, replacement: '0.25'}]",
+            // `_count` dropped, `_sum` kept.
+            "[{source_labels: [__name__], regex: 'h_count', action: drop}]",
+        ] {
+            let (out, reasons) = run(HIST, yaml);
+            assert!(out.families.iter().all(|f| f.samples.is_empty()), "{yaml}");
+            assert_eq!(reasons, [DropReason::RelabelSplit], "{yaml}");
+        }
+    }
+
+    #[test]
+    fn gauge_histograms_and_summaries_keep_their_own_series_names() {
+        let gh = r#"[{"name":"g","type":"gaugehistogram","samples":[{
+            "buckets":[{"le":"+Inf","count":3}],"sum":2,"count":3}]}]"#;
+        let (out, _) = run(
+            gh,
+            "[{source_labels: [__name__], regex: 'g_gsum', target_label: x, replacement: y}]",
+        );
+        assert!(out.families.is_empty(), "_gsum is relabeled as g_gsum");
+        let (_, reasons) = run(
+            gh,
+            "[{source_labels: [__name__], regex: 'g_bucket', action: drop}]",
+        );
+        assert_eq!(reasons, [DropReason::RelabelSplit]);
+
+        let sm = r#"[{"name":"s","type":"summary","samples":[{
+            "quantiles":[{"quantile":0.5,"value":1},{"quantile":0.9,"value":2}],"sum":2,"count":3}]}]"#;
+        let (out, reasons) = run(
+            sm,
+            "[{source_labels: [__name__], regex: 's_sum', action: drop}]",
+        );
+        assert!(reasons.is_empty());
+        let s = &out.families[0].samples[0];
+        assert_eq!((s.sum, s.count.map(|c| c.0)), (None, Some(3.0)));
+        assert_eq!(s.quantiles.as_ref().map(Vec::len), Some(2));
+    }
+}
