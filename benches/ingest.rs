@@ -83,5 +83,45 @@ fn ingest(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, validate_bench, render_bench, ingest);
+/// [`ingest`] with ten `metric_relabel_configs` rules: [`common::RELABEL_RULES`] (several
+/// read every series' own label) and [`common::RELABEL_RULES_BY_NAME`] (names and fixed
+/// labels only).
+fn ingest_relabeled(c: &mut Criterion) {
+    for (group, rules) in [
+        ("ingest_relabeled", common::RELABEL_RULES),
+        ("ingest_relabeled_by_name", common::RELABEL_RULES_BY_NAME),
+    ] {
+        relabeled_group(c, group, rules);
+    }
+}
+
+fn relabeled_group(c: &mut Criterion, group: &str, rules: &str) {
+    let mut g = c.benchmark_group(group);
+    let opts = common::relabel_options("p0", rules);
+    for m in SIZES {
+        let line = common::line(m);
+        g.throughput(Throughput::Elements(m as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(m), &line, |b, line| {
+            b.iter(
+                || match parse_line(black_box(line), &opts, &mut Drops::default()) {
+                    LineOutcome::Metrics { batch: Ok(b), .. } => {
+                        assert_eq!(b.series, m, "the rules keep every series");
+                        b
+                    }
+                    other => panic!("not a batch: {other:?}"),
+                },
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    parse,
+    validate_bench,
+    render_bench,
+    ingest,
+    ingest_relabeled
+);
 criterion_main!(benches);

@@ -51,3 +51,45 @@ pub fn rendered(p: usize, m: usize) -> Vec<RenderedFamily> {
     let valid = validate(families(m), &opts, &mut drops);
     render(valid, opts.extra_label, false)
 }
+
+/// Ten relabel rules of the kinds people write, over the series of [`families`]: drops and
+/// keeps by name, a capture into a new label, a static label, a hash shard, case mapping,
+/// labelmap, labeldrop and an equality check.
+pub const RELABEL_RULES: &str = r#"
+- {source_labels: [__name__], regex: 'go_.*|process_.*', action: drop}
+- {source_labels: [__name__], regex: 'bench_.*|node_.*', action: keep}
+- {source_labels: [series], regex: 's(\d)(\d*)', target_label: decade, replacement: '$1'}
+- {target_label: env, replacement: prod}
+- {source_labels: [series], modulus: 16, target_label: shard, action: hashmod}
+- {source_labels: [env], target_label: env_upper, action: uppercase}
+- {regex: '(series)', replacement: 'orig_$1', action: labelmap}
+- {regex: 'orig_.*|tmp_.*', action: labeldrop}
+- {source_labels: [series], target_label: decade, action: dropequal}
+- {source_labels: [__name__, series], regex: 'bench_series_value;s999999', action: drop}
+"#;
+
+/// Ten rules that look at names and fixed labels only, the most common kind: drops and keeps
+/// by name, a rename, static labels and label drops.
+pub const RELABEL_RULES_BY_NAME: &str = r#"
+- {source_labels: [__name__], regex: 'go_.*', action: drop}
+- {source_labels: [__name__], regex: 'process_.*', action: drop}
+- {source_labels: [__name__], regex: 'promhttp_.*', action: drop}
+- {source_labels: [__name__], regex: 'bench_.*|node_.*', action: keep}
+- {source_labels: [__name__], regex: 'bench_series_(.*)', target_label: __name__, replacement: 'bench_$1'}
+- {target_label: env, replacement: prod}
+- {target_label: region, replacement: eu-west-1}
+- {regex: 'tmp_.*', action: labeldrop}
+- {regex: 'pod_template_hash', action: labeldrop}
+- {source_labels: [__name__, env], regex: 'bench_value;dev', action: drop}
+"#;
+
+/// [`batch_options`] with the rules of `yaml`.
+pub fn relabel_options(name: &str, yaml: &str) -> BatchOptions {
+    let raw: Vec<plugin_exporter::relabel::RawRule> =
+        yaml_serde::from_str(yaml).expect("bench rules parse");
+    let rules = plugin_exporter::relabel::compile_rules(&raw).expect("bench rules compile");
+    BatchOptions {
+        relabel: rules.into(),
+        ..batch_options(name)
+    }
+}

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use super::drop_reason::{DropReason, DropSink, DropSite};
 use super::encode::push_canonical_float;
-use crate::relabel::{LabelSet, Rule};
+use crate::relabel::{LabelSet, Memo, Rule};
 use plugin_protocol::{self as proto, Labels, MetricType};
 
 /// The label `__name__`.
@@ -52,16 +52,18 @@ pub fn relabel_batch(
     }
     let mut out = Out::default();
     let mut dropped = 0u64;
+    let mut memos: Vec<Memo> = rules.iter().map(|_| Memo::default()).collect();
     for mut fam in families {
         let samples = std::mem::take(&mut fam.samples);
         if samples.is_empty() {
             out.family_mut(&fam.name, fam.kind, &fam);
             continue;
         }
-        let job = Job {
+        let mut job = Job {
             fam: &fam,
             rules,
             plugin_label,
+            memos: &mut memos,
         };
         for sample in samples {
             if job.not_relabelable(&sample) {
@@ -99,6 +101,8 @@ pub fn relabel_batch(
 struct Out {
     families: Vec<proto::Family>,
     index: HashMap<(String, MetricType), usize>,
+    /// The family the last sample went to: most samples go where the one before went.
+    last: usize,
 }
 
 impl Out {
@@ -108,6 +112,11 @@ impl Out {
         kind: MetricType,
         from: &proto::Family,
     ) -> &mut proto::Family {
+        if let Some(f) = self.families.get(self.last) {
+            if f.kind == kind && f.name == name {
+                return &mut self.families[self.last];
+            }
+        }
         let i = *self
             .index
             .entry((name.to_string(), kind))
@@ -121,6 +130,7 @@ impl Out {
                 });
                 self.families.len() - 1
             });
+        self.last = i;
         &mut self.families[i]
     }
 }
@@ -135,6 +145,8 @@ struct Job<'a> {
     fam: &'a proto::Family,
     rules: &'a [Rule],
     plugin_label: Option<(&'a str, &'a str)>,
+    /// One per rule, kept over the batch.
+    memos: &'a mut [Memo],
 }
 
 /// One series of a compound sample.
@@ -157,9 +169,8 @@ impl Job<'_> {
     }
 
     /// The label set a rule sees for a series named `name`.
-    fn label_set(&self, labels: &[(String, String)], name: String) -> LabelSet {
-        let mut pairs = Vec::with_capacity(labels.len() + 2);
-        pairs.extend(labels.iter().cloned());
+    fn label_set(&self, mut pairs: Vec<(String, String)>, name: String) -> LabelSet {
+        pairs.reserve(2);
         pairs.push((NAME.to_string(), name));
         if let Some((n, v)) = self.plugin_label {
             pairs.push((n.to_string(), v.to_string()));
@@ -167,30 +178,39 @@ impl Job<'_> {
         LabelSet::from_unique(pairs)
     }
 
-    fn keep(&self, ls: &mut LabelSet) -> bool {
-        self.rules.iter().all(|r| r.apply(ls))
+    fn keep(&mut self, ls: &mut LabelSet) -> bool {
+        let memos = self.memos.iter_mut();
+        self.rules
+            .iter()
+            .zip(memos)
+            .all(|(r, m)| r.apply_memo(ls, m))
     }
 
     /// Takes `__name__` and the plugin label out of a relabeled set.
-    fn split(&self, mut ls: LabelSet) -> Result<(String, LabelSet), DropReason> {
+    /// On refusal, the labels are handed back with the reason.
+    fn split(&self, mut ls: LabelSet) -> Result<(String, LabelSet), (DropReason, LabelSet)> {
         if let Some((n, v)) = self.plugin_label {
             if ls.take(n).as_deref() != Some(v) {
-                return Err(DropReason::RelabelPluginLabel(n.to_string()));
+                return Err((DropReason::RelabelPluginLabel(n.to_string()), ls));
             }
         }
-        let name = ls.take(NAME).ok_or(DropReason::RelabelNoName)?;
-        Ok((name, ls))
+        match ls.take(NAME) {
+            Some(name) => Ok((name, ls)),
+            None => Err((DropReason::RelabelNoName, ls)),
+        }
     }
 
-    fn scalar(&self, mut s: proto::Sample, dropped: &mut u64) -> Result<Kept, Refused> {
-        let mut ls = self.label_set(&s.labels.0, self.fam.name.clone());
+    fn scalar(&mut self, mut s: proto::Sample, dropped: &mut u64) -> Result<Kept, Refused> {
+        let labels = std::mem::take(&mut s.labels.0);
+        let mut ls = self.label_set(labels, self.fam.name.clone());
         if !self.keep(&mut ls) {
             *dropped += 1;
             return Ok(None);
         }
+        // Reported with the labels relabeling left.
         let (name, rest) = self
             .split(ls)
-            .map_err(|reason| (std::mem::take(&mut s.labels.0), reason))?;
+            .map_err(|(reason, ls)| (ls.into_pairs(), reason))?;
         s.labels = Labels(rest.into_pairs());
         Ok(Some((name, self.fam.kind, s)))
     }
@@ -237,12 +257,12 @@ impl Job<'_> {
     }
 
     /// A histogram, gauge histogram or summary sample: each series relabeled, then put back.
-    fn compound(&self, mut s: proto::Sample, dropped: &mut u64) -> Result<Kept, Refused> {
+    fn compound(&mut self, mut s: proto::Sample, dropped: &mut u64) -> Result<Kept, Refused> {
         let parts = self.parts(&s);
         let mut kept: Vec<(Part, LabelSet)> = Vec::with_capacity(parts.len());
         for part in parts {
             let name = format!("{}{}", self.fam.name, self.suffix(part));
-            let mut ls = self.label_set(&s.labels.0, name);
+            let mut ls = self.label_set(s.labels.0.clone(), name);
             if let Some((label, value)) = self.generated(&s, part) {
                 ls.set(label, value);
             }
@@ -259,7 +279,7 @@ impl Job<'_> {
         let mut base: Option<(String, LabelSet)> = None;
         let mut which = Vec::with_capacity(kept.len());
         for (part, ls) in kept {
-            let (name, mut rest) = self.split(ls).map_err(|r| refuse(&mut s, r))?;
+            let (name, mut rest) = self.split(ls).map_err(|(r, _)| refuse(&mut s, r))?;
             let stem = name.strip_suffix(self.suffix(part));
             let generated = self.generated(&s, part);
             let same_generated = match &generated {

@@ -60,6 +60,11 @@ impl LabelSet {
         self.pairs.retain(|(n, _)| keep(n));
     }
 
+    /// The pairs, sorted by name.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// A copy of the pairs, for rules that set labels while they look at all of them.
     pub fn snapshot(&self) -> Vec<(String, String)> {
         self.pairs.clone()

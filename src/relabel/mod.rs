@@ -7,7 +7,7 @@ pub mod labels;
 pub mod rule;
 
 pub use labels::LabelSet;
-pub use rule::{Action, RawRule, Rule, RuleError};
+pub use rule::{Action, Memo, RawRule, Rule, RuleError};
 
 /// Compiles rules in order; the first refusal comes with the index of its rule.
 pub fn compile_rules(raw: &[RawRule]) -> Result<Vec<Rule>, (usize, RuleError)> {

@@ -19,7 +19,9 @@
 //! The one difference: `regex` is the `regex` crate's RE2 syntax, where `\d`, `\w`, `\s` and
 //! `\b` are Unicode-aware; in Go they are ASCII-only. Label values in ASCII see no difference.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use md5::{Digest, Md5};
 use regex::Regex;
@@ -273,8 +275,7 @@ impl Rule {
             ));
         }
         let default_replacement = replacement == DEFAULT_REPLACEMENT;
-        if matches!(action, Lowercase | Uppercase | KeepEqual | DropEqual) && !default_replacement
-        {
+        if matches!(action, Lowercase | Uppercase | KeepEqual | DropEqual) && !default_replacement {
             return Err(refuse(
                 "replacement",
                 format!("`replacement` can not be set for {action} action"),
@@ -328,68 +329,181 @@ impl Rule {
 
     /// Applies the rule to `labels`; false when the series is to be dropped.
     pub fn apply(&self, labels: &mut LabelSet) -> bool {
-        let val = self.joined(labels);
+        self.apply_memo(labels, &mut Memo::default())
+    }
+
+    /// [`Rule::apply`] remembering, in `memo`, what the rule made of the last joined value
+    /// and of each label name: series of a batch share names and often values, and a regex
+    /// match or an MD5 costs more than a string comparison. Keep one memo per rule per batch.
+    pub fn apply_memo(&self, labels: &mut LabelSet, memo: &mut Memo) -> bool {
         match self.action {
-            Action::Drop => return !self.regex.is_match(&val),
-            Action::Keep => return self.regex.is_match(&val),
-            Action::DropEqual => return labels.get(&self.target_label) != val,
-            Action::KeepEqual => return labels.get(&self.target_label) == val,
-            Action::Replace => self.replace(labels, &val),
-            Action::Lowercase => labels.set(&self.target_label, map_case(&val, false)),
-            Action::Uppercase => labels.set(&self.target_label, map_case(&val, true)),
+            Action::DropEqual | Action::KeepEqual => {
+                self.join_into(labels, &mut memo.joined);
+                let equal = labels.get(&self.target_label) == memo.joined;
+                return equal == (self.action == Action::KeepEqual);
+            }
+            Action::LabelMap => {
+                let mut copies = Vec::new();
+                for (name, value) in labels.pairs() {
+                    if let Some(new) = memo.name_outcome(name, |n| self.mapped_name(n)) {
+                        copies.push((new, value.to_string()));
+                    }
+                }
+                for (new, value) in copies {
+                    labels.set(&new, value);
+                }
+                return true;
+            }
+            Action::LabelDrop | Action::LabelKeep => {
+                let keep_matching = self.action == Action::LabelKeep;
+                labels.retain(|name| {
+                    let matched = memo
+                        .name_outcome(name, |n| self.regex.is_match(n).then(String::new))
+                        .is_some();
+                    matched == keep_matching
+                });
+                return true;
+            }
+            _ => {}
+        }
+        self.join_into(labels, &mut memo.joined);
+        if memo.outcome.is_none() || memo.joined != memo.value {
+            std::mem::swap(&mut memo.value, &mut memo.joined);
+            memo.outcome = Some(self.outcome(&memo.value));
+        }
+        match memo.outcome.as_ref() {
+            Some(Outcome::Keep(keep)) => *keep,
+            Some(Outcome::Set(target, value)) => {
+                labels.set(target, value.clone());
+                true
+            }
+            Some(Outcome::Nothing) | None => true,
+        }
+    }
+
+    /// What the rule does for joined value `val`, for the actions that depend on it alone.
+    fn outcome(&self, val: &str) -> Outcome {
+        match self.action {
+            Action::Drop => Outcome::Keep(!self.regex.is_match(val)),
+            Action::Keep => Outcome::Keep(self.regex.is_match(val)),
+            Action::Replace => self.replacement_for(val),
+            Action::Lowercase => Outcome::Set(self.target_label.clone(), map_case(val, false)),
+            Action::Uppercase => Outcome::Set(self.target_label.clone(), map_case(val, true)),
             Action::HashMod => {
                 let hash = Md5::digest(val.as_bytes());
                 let mut last = [0u8; 8];
                 last.copy_from_slice(&hash[8..]);
                 let m = u64::from_be_bytes(last) % self.modulus;
-                labels.set(&self.target_label, m.to_string());
+                Outcome::Set(self.target_label.clone(), m.to_string())
             }
-            Action::LabelMap => {
-                for (name, value) in labels.snapshot() {
-                    if self.regex.is_match(&name) {
-                        let new = self.regex.replace_all(&name, self.replacement.as_str());
-                        labels.set(&new, value);
-                    }
-                }
-            }
-            Action::LabelDrop => labels.retain(|name| !self.regex.is_match(name)),
-            Action::LabelKeep => labels.retain(|name| self.regex.is_match(name)),
+            _ => Outcome::Nothing,
         }
-        true
     }
 
-    fn joined(&self, labels: &LabelSet) -> String {
-        let mut val = String::new();
+    /// A label name's new name under `labelmap`, `None` when the regex does not match it.
+    fn mapped_name(&self, name: &str) -> Option<String> {
+        self.regex.is_match(name).then(|| {
+            self.regex
+                .replace_all(name, self.replacement.as_str())
+                .into_owned()
+        })
+    }
+
+    fn join_into(&self, labels: &LabelSet, val: &mut String) {
+        val.clear();
         for (i, name) in self.source_labels.iter().enumerate() {
             if i > 0 {
                 val.push_str(&self.separator);
             }
             val.push_str(labels.get(name));
         }
-        val
     }
 
-    fn replace(&self, labels: &mut LabelSet, val: &str) {
+    fn replacement_for(&self, val: &str) -> Outcome {
         // Prometheus's fast path: set or delete a fixed label without matching.
         if val.is_empty()
             && self.regex_source == DEFAULT_REGEX
             && !self.target_label.contains('$')
             && !self.replacement.contains('$')
         {
-            labels.set(&self.target_label, self.replacement.clone());
-            return;
+            return Outcome::Set(self.target_label.clone(), self.replacement.clone());
         }
         let Some(caps) = self.regex.captures(val) else {
-            return;
+            return Outcome::Nothing;
         };
         let mut target = String::new();
         caps.expand(&self.target_label, &mut target);
         if !is_label_name(&target) {
-            return;
+            return Outcome::Nothing;
         }
         let mut value = String::new();
         caps.expand(&self.replacement, &mut value);
-        labels.set(&target, value);
+        Outcome::Set(target, value)
+    }
+}
+
+/// What a rule did with a joined value (see [`Rule::apply_memo`]).
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// Keep (true) or drop the series.
+    Keep(bool),
+    /// Set a label (an empty value removes it).
+    Set(String, String),
+    /// Leave the series as it is.
+    Nothing,
+}
+
+/// One rule's memory over a batch: the last joined value and its outcome, and what the rule
+/// made of each label name it saw.
+#[derive(Debug, Default)]
+pub struct Memo {
+    joined: String,
+    value: String,
+    outcome: Option<Outcome>,
+    names: HashMap<String, Option<String>, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: label names are short and come from the exporter's own batch, where SipHash's
+/// protection is not needed and its cost shows.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+impl Memo {
+    /// The outcome of `f` for label name `name`, computed once per name.
+    fn name_outcome(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&str) -> Option<String>,
+    ) -> Option<String> {
+        if let Some(known) = self.names.get(name) {
+            return known.clone();
+        }
+        let got = f(name);
+        // Names come from plugins; a batch with endless distinct names must not grow this
+        // without bound.
+        if self.names.len() < 4096 {
+            self.names.insert(name.to_string(), got.clone());
+        }
+        got
     }
 }
 
@@ -463,8 +577,8 @@ mod tests {
     fn hashmod_gives_prometheus_values() {
         // md5("foo") = acbd18db4cc2f85cedef654fccc4a4d8; its last 8 bytes are
         // 0xedef654fccc4a4d8 = 17145033699835028696, which is 96 modulo 100.
-        let r = rule("{source_labels: [a], modulus: 100, target_label: h, action: hashmod}")
-            .unwrap();
+        let r =
+            rule("{source_labels: [a], modulus: 100, target_label: h, action: hashmod}").unwrap();
         let mut ls = set(&[("a", "foo")]);
         assert!(r.apply(&mut ls));
         assert_eq!(ls.get("h"), "96");
@@ -516,9 +630,15 @@ mod tests {
             ("{action: hashmod, target_label: h}", "modulus"),
             ("{regex: '(', target_label: x}", "regex"),
             ("{target_label: '1x'}", "target_label"),
-            ("{action: lowercase, target_label: x, replacement: y}", "replacement"),
+            (
+                "{action: lowercase, target_label: x, replacement: y}",
+                "replacement",
+            ),
             ("{action: labelmap, replacement: '-'}", "replacement"),
-            ("{action: labeldrop, regex: x, source_labels: [a]}", "action"),
+            (
+                "{action: labeldrop, regex: x, source_labels: [a]}",
+                "action",
+            ),
             ("{action: keepequal, target_label: x, regex: y}", "action"),
             ("{source_labels: ['a-b'], target_label: x}", "source_labels"),
         ];
