@@ -223,3 +223,37 @@ fn config_watch_reloads_when_the_file_is_replaced_by_rename() {
     });
     assert!(t.elapsed() < Duration::from_secs(20));
 }
+
+#[test]
+fn relabel_rules_change_on_reload_and_a_bad_one_changes_nothing() {
+    let data = Plugins::new(&["shaped"]);
+    let shaped = unique("shaped");
+    let e = Exporter::start(
+        &config(&[data.entry(&shaped, "shaped", "")]),
+        &["--web.enable-lifecycle"],
+    );
+    let cfg_path = e.dir.path().join("config.yml");
+    let plain = format!("shaped_value{{plugin=\"{shaped}\"}}");
+    e.scrape_until(Duration::from_secs(20), |b| value(b, &plain).is_some());
+
+    // A rule added on reload reshapes the next batches.
+    let rule = ", metric_relabel_configs: [{target_label: site, replacement: lab}]";
+    std::fs::write(&cfg_path, config(&[data.entry(&shaped, "shaped", rule)])).unwrap();
+    let r = http_request(&e.addr, "POST", "/-/reload", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let relabeled = format!("shaped_value{{site=\"lab\",plugin=\"{shaped}\"}}");
+    e.scrape_until(Duration::from_secs(20), |b| value(b, &relabeled).is_some());
+
+    // A rule with a bad regex: refused with file and line, the running rules stay.
+    let bad = ", metric_relabel_configs: [{source_labels: [a], regex: '(', action: drop}]";
+    std::fs::write(&cfg_path, config(&[data.entry(&shaped, "shaped", bad)])).unwrap();
+    let r = http_request(&e.addr, "POST", "/-/reload", &[]);
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text().contains("config.yml:4") && r.text().contains("invalid regex"),
+        "{}",
+        r.text()
+    );
+    let body = e.scrape();
+    assert_eq!(value(&body, &relabeled), Some(1.0), "{body}");
+}
