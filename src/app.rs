@@ -275,7 +275,15 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     } else {
         None
     };
+    let remote_write = tokio::spawn(crate::remote_write::run(
+        crate::scrape::Scraper {
+            plugins: reloader.plugins(),
+            metrics: server.metrics.clone(),
+        },
+        reloader.config(),
+    ));
     server.serve(listeners, shutdown).await;
+    remote_write.abort();
     tracing::info!("shutting down: stopping plugins");
     reloader.stop_all().await;
     let strays = tags::sweep(None);

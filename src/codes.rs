@@ -123,6 +123,20 @@ codes! {
     }
 }
 
+codes! {
+    /// Codes for `plugin_exporter_remote_storage_samples_dropped_total{reason}`.
+    RemoteDrop {
+        /// The shard's queue was full: its oldest sample made room.
+        QueueFull => "queue_full",
+        /// The destination answered 4xx (429 too unless retried): not retried.
+        HttpClientError => "http_4xx",
+        /// `write_relabel_configs` dropped the series.
+        Relabel => "relabel",
+        /// The destination was removed or the exporter stopped while samples waited.
+        Stopped => "stopped",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -324,7 +324,25 @@ impl Server {
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 r
             }
-            ("/" | "/-/healthy" | "/-/ready" | "/api/v1/plugins", false) => {
+            ("/api/v1/metrics", true) => {
+                let budget = req
+                    .headers()
+                    .get(SCRAPE_TIMEOUT_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(scrape_budget);
+                let scraper = Scraper {
+                    plugins: self.plugins.clone(),
+                    metrics: self.metrics.clone(),
+                };
+                let families = scraper.families(budget).await;
+                let body = serde_json::to_vec(&serde_json::json!({ "families": families }))
+                    .expect("families serialize");
+                let mut r = text(StatusCode::OK, body);
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
+            ("/" | "/-/healthy" | "/-/ready" | "/api/v1/plugins" | "/api/v1/metrics", false) => {
                 text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n")
             }
             _ => text(StatusCode::NOT_FOUND, "Not found\n"),

@@ -10,8 +10,10 @@
 //! - `http`: the hyper server: routes and headers for `/metrics`, the landing page,
 //!   health, readiness, reload and the JSON API. `web`: `--web.config.file` (TLS, basic
 //!   auth, response headers). `systemd`: sd_notify and socket activation.
+//! - [`remote_write`]: pushes what a scrape would serve to `remote_write` destinations on
+//!   an interval (series, queue shards, HTTP client, delivery with retries).
 //! - [`scrape`]: one scrape: concurrent collects, usage refresh, the exporter's own metrics,
-//!   the merge and its drop counting.
+//!   the merge and its drop counting; the same as protocol families (`/api/v1/metrics`).
 //! - `reload`: the running plugin set; reloads restart only plugins whose config changed.
 //! - [`check_plugin`]: `plugin-exporter check-plugin`, the conformance checker for authors.
 //!   It decides nothing itself: it drives the collector's own line parser, command runner
@@ -30,9 +32,12 @@
 //! - [`selfmetrics`]: the exporter's own metrics (prometheus crate, encoded by ours), labelled
 //!   by the fixed codes of [`codes`].
 //! - [`exposition`]: model, validation (each drop with a typed [`exposition::drop_reason`]),
-//!   batches with their budgets, the text 0.0.4 and OpenMetrics encoders and parser, gzip
-//!   members, the merge. [`formats`]: other plugin output formats (Nagios checks).
+//!   batches with their budgets, relabeling of a batch ([`exposition::relabel_batch`]), the
+//!   text 0.0.4 and OpenMetrics encoders and parser, gzip members, the merge. [`formats`]:
+//!   other plugin output formats (Nagios checks).
 //! - [`config`]: the YAML configuration, every check done before anything starts.
+//! - [`relabel`]: Prometheus's relabel rules (`metric_relabel_configs`,
+//!   `write_relabel_configs`) and the label set they work on.
 //! - [`logging`]: tracing-subscriber setup, logfmt or JSON.
 //!
 //! The wire types live in the `plugin-protocol` crate, with the normative `PROTOCOL.md`.
@@ -47,8 +52,8 @@
 //!    `collect` line to the child's stdin, or joins the collect already in flight. Interval
 //!    and push plugins answer from the batch they hold.
 //! 3. The child's stdout reader task ([`plugin::collector::jsonl_io`]) parses the answer,
-//!    holds it to the budgets and validates and renders it once ([`exposition::batch`]),
-//!    counting what validation drops by reason; the session matches it to the collect
+//!    holds it to the budgets, relabels it, and validates and renders it once
+//!    ([`exposition::batch`]), counting what validation drops by reason; the session matches it to the collect
 //!    ([`plugin::collector::answers`]) and completes every waiting scrape.
 //! 4. The scrape refreshes each plugin's usage (cgroup or watchdog), renders the exporter's
 //!    own metrics, and [`exposition::merge`] copies the rendered families (or their gzip
@@ -84,6 +89,7 @@ pub mod plugin;
 pub mod process;
 pub mod relabel;
 pub(crate) mod reload;
+pub mod remote_write;
 pub mod sandbox;
 pub mod scrape;
 pub mod selfmetrics;

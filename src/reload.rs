@@ -80,6 +80,9 @@ pub struct Reloader {
     metrics: Arc<SelfMetrics>,
     plugins: Arc<Plugins>,
     running: Mutex<Running>,
+    /// The configuration in force, for what follows reloads besides the plugins (remote
+    /// write).
+    config: tokio::sync::watch::Sender<Arc<Config>>,
 }
 
 struct Running {
@@ -119,12 +122,18 @@ impl Reloader {
             metrics,
             plugins,
             running: Mutex::new(running),
+            config: tokio::sync::watch::Sender::new(Arc::new(cfg.clone())),
         })
     }
 
     /// The set scrapes read.
     pub fn plugins(&self) -> Arc<Plugins> {
         self.plugins.clone()
+    }
+
+    /// The configuration in force, updated by every successful reload.
+    pub fn config(&self) -> tokio::sync::watch::Receiver<Arc<Config>> {
+        self.config.subscribe()
     }
 
     /// Re-reads the configuration file and applies it. A bad file changes nothing and is
@@ -140,6 +149,7 @@ impl Reloader {
             }
         };
         let summary = self.apply(&cfg).await;
+        self.config.send_replace(Arc::new(cfg));
         self.metrics.reload_successful.set(1.0);
         self.metrics.reload_timestamp.set(unix_now());
         tracing::info!(%summary, "configuration reloaded");

@@ -46,6 +46,20 @@ impl Scraper {
     }
 }
 
+impl Scraper {
+    /// What a scrape serves, as families of the protocol's model (for `GET /api/v1/metrics`
+    /// and remote write): the OpenMetrics body, parsed back by the exporter's own parser, so
+    /// both see exactly what Prometheus would.
+    pub async fn families(&self, budget: Option<Duration>) -> Vec<plugin_protocol::Family> {
+        let body = self.scrape(budget, Format::OpenMetrics, false).await;
+        let parsed = crate::exposition::parse::parse_bytes(&body);
+        if let Some(first) = parsed.errors.first() {
+            tracing::warn!(errors = parsed.errors.len(), %first, "own exposition did not parse cleanly");
+        }
+        parsed.families
+    }
+}
+
 /// The uncompressed body: [`encode_into`] a buffer sized for it.
 pub fn encode(
     metrics: &SelfMetrics,

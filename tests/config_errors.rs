@@ -80,11 +80,13 @@ fn unknown_key_in_global_and_at_the_top() {
     let text = fx.refuse("global:\n  interval: 15s\n  plugin_lable: x\nplugins: []\n");
     let expected = "global.plugin_lable: unknown field `plugin_lable`, expected one of \
         `timeout`, `interval`, `plugin_label`, `limits`, `user`, `group`, `allow_root`, \
-        `sandbox`, `metric_relabel_configs`";
+        `sandbox`, `metric_relabel_configs`, `evaluation_interval`, `remote_write_interval`, \
+        `external_labels`";
     assert_eq!(text, format!("{}{expected}", fx.at(3, 3)));
 
     let text = fx.refuse("plugins: []\nscrape_configs: []\n");
-    let expected = "scrape_configs: unknown field `scrape_configs`, expected `global` or `plugins`";
+    let expected = "scrape_configs: unknown field `scrape_configs`, expected one of `global`, \
+        `plugins`, `remote_write`";
     assert_eq!(text, format!("{}{expected}", fx.at(2, 1)));
 }
 
@@ -928,4 +930,41 @@ fn relabel_rules_run_the_plugins_own_then_global() {
         config.global.metric_relabel_configs[0]
     );
     assert_ne!(config.plugins[0].relabel[0], config.plugins[0].relabel[1]);
+}
+
+#[test]
+fn remote_write_destinations_are_checked_and_keep_their_secrets() {
+    let fx = Fixture::new();
+    let text = fx.refuse(
+        "plugins: []\nremote_write:\n  - url: ftp://x/\n  - url: http://h/w\n    headers: {Authorization: x}\n\
+         \x20   basic_auth: {username: u, password: p}\n    bearer_token: t\n\
+         \x20   write_relabel_configs: [{action: hashmod, target_label: s}]\n",
+    );
+    for wanted in [
+        "remote_write[0].url: url `ftp://x/` must start with http:// or https://",
+        "remote_write[1].headers.Authorization: header `Authorization` is set by the exporter",
+        "remote_write[1].basic_auth: at most one of basic_auth, authorization",
+        "remote_write[1].write_relabel_configs[0]: relabel rule 0: relabel configuration for \
+         hashmod requires non-zero modulus",
+    ] {
+        assert!(text.contains(wanted), "missing {wanted:?} in:\n{text}");
+    }
+    assert!(text.contains("exporter.yml:3:"), "{text}");
+
+    let config = fx
+        .parse(
+            "plugins: []\nremote_write:\n  - url: https://mimir:8443/api/v1/push\n    \
+             headers: {X-Scope-OrgID: '${DISK_TOKEN}'}\n    basic_auth: {username: u, password: hunter2}\n",
+        )
+        .unwrap();
+    let rw = &config.remote_write[0];
+    assert_eq!((rw.endpoint.port, rw.endpoint.tls), (8443, true));
+    assert_eq!(rw.name.len(), 6, "a name derived from the URL");
+    assert_eq!(rw.queue.capacity, 10_000);
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("s3cr3t"),
+        "a secret is printed: {shown}"
+    );
+    assert_eq!(config.global.remote_write_interval, Duration::from_secs(15));
 }

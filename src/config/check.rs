@@ -6,8 +6,8 @@ use super::error::Problem;
 use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
 use super::model::{
-    Config, Format, Global, Mode, PluginConfig, DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL,
-    DEFAULT_TIMEOUT, MIN_INTERVAL,
+    Config, Format, Global, Mode, PluginConfig, DEFAULT_EVALUATION_INTERVAL, DEFAULT_INTERVAL,
+    DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 use super::program::{config_dir, resolve_program};
 use super::raw::{RawConfig, RawPlugin};
@@ -185,7 +185,27 @@ pub(crate) fn resolve(
         allow_root: raw_global.allow_root.unwrap_or(false),
         sandbox: resolve_sandbox(raw_global.sandbox, &here, report),
         metric_relabel_configs: resolve_relabel(raw_global.metric_relabel_configs, &here, report),
+        evaluation_interval: raw_global
+            .evaluation_interval
+            .map_or(DEFAULT_EVALUATION_INTERVAL, |d| d.0),
+        remote_write_interval: raw_global
+            .remote_write_interval
+            .or(raw_global.evaluation_interval)
+            .map_or(DEFAULT_EVALUATION_INTERVAL, |d| d.0),
+        external_labels: resolve_external_labels(raw_global.external_labels, &here, report),
     };
+    for (key_name, d) in [
+        ("evaluation_interval", raw_global.evaluation_interval),
+        ("remote_write_interval", raw_global.remote_write_interval),
+    ] {
+        if d.is_some_and(|d| d.0 < MIN_INTERVAL) {
+            let message = format!(
+                "{key_name} must be at least {}",
+                super::duration::format(MIN_INTERVAL)
+            );
+            report.report(&[key("global"), key(key_name)], message);
+        }
+    }
     check_timeout(report, &here, raw_global.timeout.map(|d| d.0));
     check_interval(report, &here, raw_global.interval.map(|d| d.0));
     if let Err(why) = check_label(&global.plugin_label) {
@@ -225,7 +245,69 @@ pub(crate) fn resolve(
         let plugin = resolve_plugin(plugin, &here, &global, &run_as, &base, env, report);
         plugins.push(plugin);
     }
-    Config { global, plugins }
+    let mut remote_write = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (index, raw) in raw.remote_write.into_iter().flatten().enumerate() {
+        let here = [key("remote_write"), Seg::Index(index)];
+        let (resolved, problems) = super::remote_write::resolve(raw, env);
+        for (at, message) in problems {
+            report.report(&[&here[..], &key_path(&at)].concat(), message);
+        }
+        if let Some(rw) = resolved {
+            if let Some(first) = names.insert(rw.name.clone(), index) {
+                report.report(
+                    &[&here[..], &[key("name")]].concat(),
+                    format!(
+                        "duplicate remote_write name `{}`, first used by remote_write[{first}]",
+                        rw.name
+                    ),
+                );
+            }
+            remote_write.push(rw);
+        }
+    }
+    Config {
+        global,
+        plugins,
+        remote_write,
+    }
+}
+
+/// `a.b[2].c` as path steps.
+fn key_path(at: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in at.split('.') {
+        match part.split_once('[') {
+            Some((k, rest)) => {
+                out.push(key(k));
+                if let Ok(i) = rest.trim_end_matches(']').parse() {
+                    out.push(Seg::Index(i));
+                }
+            }
+            None => out.push(key(part)),
+        }
+    }
+    out
+}
+
+/// `external_labels`: valid label names not starting with `__`, values not empty.
+fn resolve_external_labels(
+    raw: Option<std::collections::BTreeMap<String, String>>,
+    here: &[Seg],
+    report: &mut Reporter,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, value) in raw.into_iter().flatten() {
+        let path = [here, &[key("external_labels"), key(&name)]].concat();
+        if !crate::relabel::rule::is_label_name(&name) || name.starts_with("__") {
+            report.report(&path, format!("invalid external label name `{name}`"));
+        } else if value.is_empty() {
+            report.report(&path, format!("external label `{name}` has an empty value"));
+        } else {
+            out.push((name, value));
+        }
+    }
+    out
 }
 
 fn resolve_plugin(
@@ -327,7 +409,11 @@ fn resolve_relabel(raw: Option<Vec<RawRule>>, here: &[Seg], report: &mut Reporte
         match Rule::compile(&raw) {
             Ok(rule) => rules.push(rule),
             Err(e) => {
-                let field = if raw_has(&raw, e.field) { Some(key(e.field)) } else { None };
+                let field = if raw_has(&raw, e.field) {
+                    Some(key(e.field))
+                } else {
+                    None
+                };
                 let path: Vec<Seg> = [here, &[key("metric_relabel_configs"), Seg::Index(index)]]
                     .concat()
                     .into_iter()

@@ -82,6 +82,7 @@ mod locate;
 mod model;
 mod program;
 mod raw;
+pub mod remote_write;
 mod run_as;
 mod sandbox;
 pub mod size;
@@ -92,9 +93,10 @@ pub use env::Secret;
 pub use error::{ConfigError, Problem};
 pub use limits::Limits;
 pub use model::{
-    Config, Format, Global, Mode, PluginConfig, DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL,
-    DEFAULT_TIMEOUT, MIN_INTERVAL,
+    Config, Format, Global, Mode, PluginConfig, DEFAULT_EVALUATION_INTERVAL, DEFAULT_INTERVAL,
+    DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
+pub use remote_write::RemoteWriteConfig;
 pub use run_as::RunAs;
 pub use sandbox::{
     Filesystem, FsKey, FsPaths, Network, Preset, SandboxKeys, SandboxProfile, Syscalls,

@@ -4,6 +4,7 @@
 
 use super::env::Secret;
 use super::limits::Limits;
+use super::remote_write::RemoteWriteConfig;
 use super::run_as::RunAs;
 use super::sandbox::{SandboxKeys, SandboxProfile};
 use crate::relabel::Rule;
@@ -84,7 +85,12 @@ pub struct Config {
     pub global: Global,
     /// The plugins, in file order; names are unique.
     pub plugins: Vec<PluginConfig>,
+    /// Where to push every plugin's series.
+    pub remote_write: Vec<RemoteWriteConfig>,
 }
+
+/// Default of `global.evaluation_interval`, Prometheus's.
+pub const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(15);
 
 /// The `global` section: defaults for every plugin.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +109,13 @@ pub struct Global {
     pub sandbox: SandboxKeys,
     /// `metric_relabel_configs` for every plugin, run after each plugin's own.
     pub metric_relabel_configs: Vec<Rule>,
+    /// How often rules are evaluated (default 15s).
+    pub evaluation_interval: Duration,
+    /// How often every plugin is collected for `remote_write` (default the evaluation
+    /// interval).
+    pub remote_write_interval: Duration,
+    /// Labels added to what leaves the exporter (remote write, alerts), sorted by name.
+    pub external_labels: Vec<(String, String)>,
 }
 
 impl Default for Global {
@@ -115,6 +128,9 @@ impl Default for Global {
             allow_root: false,
             sandbox: SandboxKeys::default(),
             metric_relabel_configs: Vec::new(),
+            evaluation_interval: DEFAULT_EVALUATION_INTERVAL,
+            remote_write_interval: DEFAULT_EVALUATION_INTERVAL,
+            external_labels: Vec::new(),
         }
     }
 }

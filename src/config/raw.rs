@@ -5,6 +5,7 @@ use super::duration::PromDuration;
 use super::env::RawEnv;
 use super::limits::{self, RawLimits};
 use super::model::{Format, Mode};
+use super::remote_write::RawRemoteWrite;
 use super::sandbox::RawSandbox;
 use crate::relabel::RawRule;
 use serde::Deserialize;
@@ -15,13 +16,15 @@ use std::path::PathBuf;
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with the keys `global` and `plugins`"
+    expecting = "a mapping with the keys `global`, `plugins` and `remote_write`"
 )]
 pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) global: Option<RawGlobal>,
     #[serde(default)]
     pub(crate) plugins: Option<Vec<RawPlugin>>,
+    #[serde(default)]
+    pub(crate) remote_write: Option<Vec<RawRemoteWrite>>,
 }
 
 impl RawConfig {
@@ -36,7 +39,8 @@ impl RawConfig {
 #[serde(
     deny_unknown_fields,
     expecting = "a mapping with the keys `timeout`, `interval`, `plugin_label`, `limits`, \
-                 `user`, `group`, `allow_root`, `sandbox` and `metric_relabel_configs`"
+                 `user`, `group`, `allow_root`, `sandbox`, `metric_relabel_configs`, \
+                 `evaluation_interval`, `remote_write_interval` and `external_labels`"
 )]
 pub(crate) struct RawGlobal {
     pub(crate) timeout: Option<PromDuration>,
@@ -48,6 +52,9 @@ pub(crate) struct RawGlobal {
     pub(crate) allow_root: Option<bool>,
     pub(crate) sandbox: Option<RawSandbox>,
     pub(crate) metric_relabel_configs: Option<Vec<RawRule>>,
+    pub(crate) evaluation_interval: Option<PromDuration>,
+    pub(crate) remote_write_interval: Option<PromDuration>,
+    pub(crate) external_labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// One entry of `plugins` as written.

@@ -188,7 +188,7 @@ impl PartialEq for Rule {
 }
 
 /// True for a valid label name, `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_label_name(s: &str) -> bool {
+pub fn is_label_name(s: &str) -> bool {
     let mut b = s.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
