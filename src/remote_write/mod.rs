@@ -24,7 +24,6 @@ use crate::codes::RemoteDrop;
 use crate::config::Config;
 use crate::relabel::Memo;
 use crate::scrape::Scraper;
-use queue::Entry;
 use sender::Destination;
 
 /// Runs remote write for the configuration `config` holds, following its reloads, until
@@ -106,16 +105,22 @@ async fn collect(
         let mut memos: Vec<Memo> = rules.iter().map(|_| Memo::default()).collect();
         let mut entries = Vec::with_capacity(points.len());
         let mut dropped = 0;
+        let mut labels = d.labels_cache();
         for p in &points {
-            match series::relabel(p, rules, &mut memos) {
-                Some(labels) => entries.push(Entry::new(
-                    Arc::from(proto::encode_labels(&labels)),
-                    p.value,
-                    p.timestamp,
-                )),
-                None => dropped += 1,
-            }
+            let entry = if rules.is_empty() {
+                labels.entry(&p.labels, p.value, p.timestamp)
+            } else {
+                match series::relabel(p, rules, &mut memos) {
+                    Some(l) => labels.entry(&l, p.value, p.timestamp),
+                    None => {
+                        dropped += 1;
+                        continue;
+                    }
+                }
+            };
+            entries.push(entry);
         }
+        d.keep_labels_cache(labels);
         d.dropped(RemoteDrop::Relabel, dropped);
         d.enqueue(entries);
     }

@@ -46,18 +46,26 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
-/// A series' labels as the `labels` fields of a `TimeSeries` (sorted pairs expected).
+/// A series' labels as the `labels` fields of a `TimeSeries` (sorted pairs expected),
+/// appended to `out`: each a `Label` message written field by field, without building one.
+pub fn encode_labels_into<N: AsRef<str>, V: AsRef<str>>(labels: &[(N, V)], out: &mut Vec<u8>) {
+    for (name, value) in labels {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        let len = |s: &str| 1 + prost::encoding::encoded_len_varint(s.len() as u64) + s.len();
+        encode_key(1, WireType::LengthDelimited, out);
+        encode_varint((len(name) + len(value)) as u64, out);
+        for (tag, s) in [(1, name), (2, value)] {
+            encode_key(tag, WireType::LengthDelimited, out);
+            encode_varint(s.len() as u64, out);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// [`encode_labels_into`] a new buffer.
 pub fn encode_labels(labels: &[(String, String)]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (name, value) in labels {
-        let l = Label {
-            name: name.clone(),
-            value: value.clone(),
-        };
-        encode_key(1, WireType::LengthDelimited, &mut out);
-        encode_varint(l.encoded_len() as u64, &mut out);
-        l.encode_raw(&mut out);
-    }
+    encode_labels_into(labels, &mut out);
     out
 }
 

@@ -3,7 +3,7 @@
 //! (counted). Resharding happens between sends: when no shard is sending, every queued sample
 //! is dealt to the new shards in order, which keeps each series' order.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,16 +22,70 @@ pub struct Entry {
     pub timestamp: i64,
 }
 
+/// The hash that picks a series' shard.
+fn shard_hash(labels: &[u8]) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(labels)
+}
+
 impl Entry {
     /// An entry for encoded `labels`.
     pub fn new(labels: Arc<[u8]>, value: f64, timestamp: i64) -> Entry {
-        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(&labels[..]);
+        let hash = shard_hash(&labels);
         Entry {
             labels,
             hash,
             value,
             timestamp,
         }
+    }
+}
+
+/// Each series' encoded labels, shared by all its queued samples: a collect looks up the
+/// labels of the one before, so a series waiting many collects is stored once.
+#[derive(Debug, Default)]
+pub struct LabelsCache {
+    previous: HashMap<Arc<[u8]>, u64>,
+    current: HashMap<Arc<[u8]>, u64>,
+    buf: Vec<u8>,
+}
+
+impl LabelsCache {
+    /// The shared encoding of `labels` and its shard hash, as an entry of `value` at
+    /// `timestamp`.
+    pub fn entry<N: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        labels: &[(N, V)],
+        value: f64,
+        timestamp: i64,
+    ) -> Entry {
+        self.buf.clear();
+        super::proto::encode_labels_into(labels, &mut self.buf);
+        let (labels, hash) = match self.current.get_key_value(&self.buf[..]) {
+            Some((a, h)) => (a.clone(), *h),
+            None => {
+                let (a, h) = match self.previous.get_key_value(&self.buf[..]) {
+                    Some((a, h)) => (a.clone(), *h),
+                    None => {
+                        let a: Arc<[u8]> = Arc::from(&self.buf[..]);
+                        let h = shard_hash(&a);
+                        (a, h)
+                    }
+                };
+                self.current.insert(a.clone(), h);
+                (a, h)
+            }
+        };
+        Entry {
+            labels,
+            hash,
+            value,
+            timestamp,
+        }
+    }
+
+    /// Ends a collect: the series it saw are the ones the next looks up.
+    pub fn rotate(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use super::client::{Client, Conn};
 use super::proto;
-use super::queue::{Entry, Shards};
+use super::queue::{Entry, LabelsCache, Shards};
 use crate::codes::RemoteDrop;
 use crate::config::RemoteWriteConfig;
 use crate::selfmetrics::SelfMetrics;
@@ -27,6 +27,7 @@ pub struct Destination {
     wake: Notify,
     stopped: std::sync::atomic::AtomicBool,
     metrics: Arc<SelfMetrics>,
+    labels: Mutex<LabelsCache>,
 }
 
 impl Destination {
@@ -44,6 +45,7 @@ impl Destination {
             wake: Notify::new(),
             stopped: std::sync::atomic::AtomicBool::new(false),
             metrics,
+            labels: Mutex::new(LabelsCache::default()),
         });
         d.metrics.remote.init(&d.cfg.name, &d.cfg.url);
         d.gauge_shards(n);
@@ -51,6 +53,18 @@ impl Destination {
             tokio::spawn(d.clone().send_loop(i));
         }
         Ok(d)
+    }
+
+    /// The series labels cache, taken for a collect; give it back with
+    /// [`Destination::keep_labels_cache`].
+    pub fn labels_cache(&self) -> LabelsCache {
+        std::mem::take(&mut *self.labels.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Ends a collect's use of the cache.
+    pub fn keep_labels_cache(&self, mut cache: LabelsCache) {
+        cache.rotate();
+        *self.labels.lock().unwrap_or_else(|e| e.into_inner()) = cache;
     }
 
     fn labels(&self) -> [&str; 2] {

@@ -3,15 +3,18 @@
 //! (or the plugin's own timestamp), `le` and `quantile` as OpenMetrics writes them, the
 //! external labels added where a series lacks them.
 
+use std::borrow::Cow;
+
 use crate::exposition::model::MetricType;
 use crate::relabel::{LabelSet, Memo, Rule};
 use plugin_protocol as proto;
 
-/// One sample of one series, labels sorted with `__name__`.
+/// One sample of one series, labels sorted with `__name__`, borrowed from the families
+/// where they can be.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Point {
+pub struct Point<'a> {
     /// Labels, sorted by name.
-    pub labels: Vec<(String, String)>,
+    pub labels: Vec<(&'a str, Cow<'a, str>)>,
     /// Value.
     pub value: f64,
     /// Milliseconds since the Unix epoch.
@@ -32,27 +35,39 @@ fn canonical(v: f64) -> String {
 }
 
 /// Flattens families into points stamped `now_ms`.
-pub fn points(
-    families: &[proto::Family],
+pub fn points<'a>(
+    families: &'a [proto::Family],
     now_ms: i64,
-    external: &[(String, String)],
-) -> Vec<Point> {
+    external: &'a [(String, String)],
+) -> Vec<Point<'a>> {
     let mut out = Vec::new();
     for f in families {
         for s in &f.samples {
             let ts = s.timestamp.map_or(now_ms, |t| (t * 1000.0).round() as i64);
-            let mut push = |suffix: &str, extra: Option<(&str, f64)>, value: f64| {
-                let mut labels = s.labels.0.clone();
-                labels.push(("__name__".into(), format!("{}{suffix}", f.name)));
+            let mut push = |suffix: &str, extra: Option<(&'static str, f64)>, value: f64| {
+                let mut labels: Vec<(&str, Cow<str>)> =
+                    Vec::with_capacity(s.labels.0.len() + 2 + external.len());
+                labels.extend(
+                    s.labels
+                        .0
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), Cow::Borrowed(v.as_str()))),
+                );
+                let name = if suffix.is_empty() {
+                    Cow::Borrowed(f.name.as_str())
+                } else {
+                    Cow::Owned(format!("{}{suffix}", f.name))
+                };
+                labels.push(("__name__", name));
                 if let Some((n, v)) = extra {
-                    labels.push((n.into(), canonical(v)));
+                    labels.push((n, Cow::Owned(canonical(v))));
                 }
                 for (n, v) in external {
                     if !labels.iter().any(|(m, _)| m == n) {
-                        labels.push((n.clone(), v.clone()));
+                        labels.push((n.as_str(), Cow::Borrowed(v.as_str())));
                     }
                 }
-                labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 out.push(Point {
                     labels,
                     value,
@@ -91,12 +106,15 @@ pub fn points(
     out
 }
 
-/// Applies a destination's `write_relabel_configs`; `None` when the point is dropped.
+/// Applies a destination's `write_relabel_configs` (not called without rules); `None` when
+/// the point is dropped.
 pub fn relabel(point: &Point, rules: &[Rule], memos: &mut [Memo]) -> Option<Vec<(String, String)>> {
-    if rules.is_empty() {
-        return Some(point.labels.clone());
-    }
-    let mut ls = LabelSet::from_unique(point.labels.clone());
+    let owned = point
+        .labels
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let mut ls = LabelSet::from_unique(owned);
     let keep = rules
         .iter()
         .zip(memos.iter_mut())
