@@ -105,6 +105,9 @@ pub enum AppError {
     /// `--web.systemd-socket` was given but systemd passed no usable socket.
     #[error("cannot use the sockets systemd passes (--web.systemd-socket)")]
     SystemdSocket(#[source] std::io::Error),
+    /// `dashboard --plugin NAME` names no configured plugin.
+    #[error("no plugin named `{0}` in the configuration")]
+    NoSuchPlugin(String),
 }
 
 /// Binds one listen address. `:port` means every interface, IPv6 and IPv4 where possible.
@@ -244,6 +247,12 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             tracing::warn!(error = %e, "cannot notify systemd of the shutdown");
         }
     };
+    let history = Arc::new(crate::status::History::default());
+    let sampler = tokio::spawn(crate::status::history::run(
+        history.clone(),
+        reloader.plugins(),
+        metrics.clone(),
+    ));
     let server = Arc::new(Server {
         plugins: reloader.plugins(),
         reload: reload_tx.clone(),
@@ -257,6 +266,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             idle_timeout: opts.idle_timeout,
         },
         throttle: crate::web::Throttle::default(),
+        history: history.clone(),
+        config: reloader.config(),
     });
     tokio::spawn(serve_reloads(
         reloader.clone(),
@@ -284,6 +295,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     ));
     server.serve(listeners, shutdown).await;
     remote_write.abort();
+    sampler.abort();
     tracing::info!("shutting down: stopping plugins");
     reloader.stop_all().await;
     let strays = tags::sweep(None);
@@ -356,4 +368,53 @@ pub async fn shutdown_signal() {
         _ = int.recv() => "SIGINT",
     };
     tracing::info!(signal, "received signal");
+}
+
+/// `plugin-exporter dashboard`: starts the plugins of `config_file` (without cgroups, as a
+/// one-off run), collects once, and returns the Grafana dashboard of what they export (only
+/// `plugin`'s row when given). Plugins that have nothing after `wait` get an empty row.
+pub async fn dashboard(
+    config_file: &Path,
+    plugin: Option<&str>,
+    wait: Duration,
+) -> Result<serde_json::Value, AppError> {
+    let cfg = config::load(config_file)?;
+    if let Some(p) = plugin {
+        if !cfg.plugins.iter().any(|c| c.name == p) {
+            return Err(AppError::NoSuchPlugin(p.to_string()));
+        }
+    }
+    Reaper::start().map_err(AppError::Reaper)?;
+    let metrics = Arc::new(SelfMetrics::new(crate::VERSION, crate::REVISION));
+    let sup = SupervisorOptions {
+        plugin_label: cfg.global.plugin_label.clone(),
+        shutdown_grace: Duration::from_secs(2),
+        sandbox: Sandbox::new(Cgroups::none("a one-off dashboard run")),
+    };
+    let reloader = Reloader::start(config_file.to_path_buf(), &cfg, sup, metrics.clone());
+    let plugins = reloader.plugins();
+    let scraper = crate::scrape::Scraper {
+        plugins: plugins.clone(),
+        metrics,
+    };
+    let until = tokio::time::Instant::now() + wait;
+    loop {
+        let _ = scraper
+            .scrape(None, crate::exposition::Format::Text, false)
+            .await;
+        let list = plugins.snapshot();
+        let all = list
+            .iter()
+            .filter(|p| plugin.is_none_or(|o| p.name() == o))
+            .all(|p| !p.status().outcome.families.is_empty());
+        if all || tokio::time::Instant::now() >= until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let catalog = crate::status::catalog(&plugins.snapshot(), plugin);
+    let dashboard = crate::status::dashboard::dashboard(&catalog, &cfg.global.plugin_label);
+    reloader.stop_all().await;
+    tags::sweep(None);
+    Ok(dashboard)
 }

@@ -46,6 +46,10 @@ pub struct Server {
     pub options: ServeOptions,
     /// Bounds bcrypt checks and rate-limits failed logins; kept across web config reloads.
     pub throttle: crate::web::Throttle,
+    /// The last hour of each plugin and recent events, for the status page.
+    pub history: Arc<crate::status::History>,
+    /// The configuration in force (the dashboard's plugin label).
+    pub config: tokio::sync::watch::Receiver<Arc<crate::config::Config>>,
 }
 
 /// What the command line sets for the server.
@@ -293,6 +297,19 @@ impl Server {
         if let Some(rest) = path.strip_prefix("/api/v1/plugins/") {
             return self.manage(rest, &gated).await;
         }
+        if let Some(name) = path.strip_prefix("/plugins/") {
+            if !get {
+                return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+            }
+            return match self.plugins.get(name) {
+                Some(p) => html_page(crate::status::page::plugin_page(
+                    &p,
+                    &self.metrics,
+                    &self.history,
+                )),
+                None => text(StatusCode::NOT_FOUND, "no such plugin\n"),
+            };
+        }
         if path == "/-/reload" {
             let lifecycle = self.options.enable_lifecycle;
             return match gate::check(gate::Api::Lifecycle, lifecycle, &gated) {
@@ -301,7 +318,28 @@ impl Server {
             };
         }
         match (path, get) {
-            ("/", true) => self.landing(),
+            ("/", true) => html_page(crate::status::page::overview(
+                &self.plugins.snapshot(),
+                &self.metrics,
+                &self.history,
+                &self.telemetry_path,
+            )),
+            ("/api/v1/dashboards/grafana", true) => {
+                let only = req
+                    .uri()
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("plugin=")));
+                let label = self.config.borrow().global.plugin_label.clone();
+                let catalog = crate::status::catalog(&self.plugins.snapshot(), only);
+                let body = serde_json::to_vec_pretty(&crate::status::dashboard::dashboard(
+                    &catalog, &label,
+                ))
+                .expect("dashboard serializes");
+                let mut r = text(StatusCode::OK, body);
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
             ("/-/healthy", true) => text(StatusCode::OK, "Healthy\n"),
             ("/-/ready", true) => {
                 let plugins = self.plugins.snapshot();
@@ -342,9 +380,15 @@ impl Server {
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 r
             }
-            ("/" | "/-/healthy" | "/-/ready" | "/api/v1/plugins" | "/api/v1/metrics", false) => {
-                text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n")
-            }
+            (
+                "/"
+                | "/-/healthy"
+                | "/-/ready"
+                | "/api/v1/plugins"
+                | "/api/v1/metrics"
+                | "/api/v1/dashboards/grafana",
+                false,
+            ) => text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n"),
             _ => text(StatusCode::NOT_FOUND, "Not found\n"),
         }
     }
@@ -424,43 +468,6 @@ impl Server {
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         r
     }
-
-    fn landing(&self) -> Resp {
-        let mut rows = String::new();
-        for p in self.plugins.snapshot().iter() {
-            let s = p.status();
-            rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                html(&s.process.name),
-                s.process.mode,
-                s.process.state,
-                if s.outcome.up { "up" } else { "down" },
-                s.process.pid.map_or(String::new(), |p| p.to_string()),
-                s.process.restarts,
-                s.outcome.series,
-                html(s.process.last_error.as_deref().unwrap_or("")),
-                html(&s.process.sandbox_summary()),
-            ));
-        }
-        let path = html(&self.telemetry_path);
-        let body = format!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>plugin-exporter</title>\
-             <style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:left}}</style></head>\n\
-             <body><h1>plugin-exporter</h1>\n<p>Version {} (revision {}). \
-             <a href=\"{path}\">Metrics</a> · <a href=\"/api/v1/plugins\">Plugins (JSON)</a> · \
-             <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a></p>\n\
-             <table><tr><th>Plugin</th><th>Mode</th><th>State</th><th>Last collect</th><th>PID</th>\
-             <th>Restarts</th><th>Series</th><th>Last error</th><th>Sandbox</th></tr>\n{rows}</table></body></html>\n",
-            crate::VERSION,
-            crate::REVISION,
-        );
-        let mut r = text(StatusCode::OK, body);
-        r.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        r
-    }
 }
 
 /// The answer to a request the gate refused; a 405 says which method is allowed.
@@ -473,11 +480,14 @@ fn refused(refusal: gate::Refusal) -> Resp {
     r
 }
 
-fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// An HTML page.
+fn html_page(body: String) -> Resp {
+    let mut r = text(StatusCode::OK, body);
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
 }
 
 /// True when an `Accept-Encoding` value allows gzip (a `q=0` refuses it).

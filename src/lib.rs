@@ -93,6 +93,7 @@ pub mod remote_write;
 pub mod sandbox;
 pub mod scrape;
 pub mod selfmetrics;
+pub mod status;
 pub(crate) mod systemd;
 pub(crate) mod web;
 

@@ -105,6 +105,20 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Prints a Grafana dashboard (JSON) for what the configured plugins export: starts them,
+    /// collects once, and builds an overview row plus a row per plugin with a panel per
+    /// family. The same as `GET /api/v1/dashboards/grafana` on a running exporter.
+    Dashboard {
+        /// The configuration file (default: `--config.file`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this plugin's row (beside the overview).
+        #[arg(long)]
+        plugin: Option<String>,
+        /// How long to wait for plugins' first batches.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        wait: std::time::Duration,
+    },
     /// Internal: kills the processes a dead exporter's plugins left behind.
     #[command(hide = true)]
     Guard {
@@ -173,6 +187,36 @@ fn main() -> ExitCode {
         // The reaper's task never ends; do not wait for it.
         runtime.shutdown_background();
         return ExitCode::from(code);
+    }
+    if let Some(Command::Dashboard {
+        config,
+        plugin,
+        wait,
+    }) = &cli.command
+    {
+        let file = config.as_ref().unwrap_or(&cli.config_file);
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("cannot start the runtime: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let result = runtime.block_on(app::dashboard(file, plugin.as_deref(), *wait));
+        runtime.shutdown_background();
+        return match result {
+            Ok(d) => {
+                println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("plugin-exporter: {}", plugin_exporter::error_chain(&e));
+                ExitCode::FAILURE
+            }
+        };
     }
     if let Err(e) = logging::init(&cli.log_level, cli.log_format) {
         eprintln!("cannot set up logging: {e}");

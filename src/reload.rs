@@ -181,6 +181,7 @@ impl Reloader {
             running.configs.remove(name);
             running.handles.remove(name);
             self.metrics.remove_plugin(name);
+            crate::plugin::stderr::forget(name);
         }
         let mut list = Vec::new();
         for p in &cfg.plugins {

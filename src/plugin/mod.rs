@@ -14,5 +14,5 @@ pub mod lines;
 pub mod stderr;
 pub mod supervisor;
 
-pub use collector::{PluginHandle, PluginStatus};
+pub use collector::{FamilyInfo, PluginHandle, PluginStatus};
 pub use supervisor::{State, SupervisorOptions};

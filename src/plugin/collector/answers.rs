@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::shared::{CollectError, CollectResult, Shared};
+use super::shared::{CollectError, CollectResult, FamilyInfo, Shared};
 use crate::config::Mode;
 use crate::exposition::batch::Batch;
 
@@ -90,10 +90,22 @@ pub fn record_success(shared: &Shared, batch: &Batch, took: Duration) {
             .with_label_values(&[name])
             .set(took.as_secs_f64());
     }
+    let families = batch
+        .families
+        .iter()
+        .map(|f| FamilyInfo {
+            name: f.name.clone(),
+            kind: f.kind,
+            help: f.help.clone(),
+            unit: f.unit.clone(),
+            series: f.series,
+        })
+        .collect();
     let mut st = shared.outcome();
     st.up = true;
     st.series = batch.series;
     st.last_success_timestamp = Some(now);
+    st.families = families;
 }
 
 /// Completes the live collect: metrics, cache, and every waiting scrape.

@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 use tokio::time::timeout;
 
 use shared::Shared;
-pub use shared::{CollectError, CollectRequest, CollectResult, Outcome};
+pub use shared::{CollectError, CollectRequest, CollectResult, FamilyInfo, Outcome};
 
 use super::supervisor::control::Control;
 use super::supervisor::fault::{Child, Fault};
@@ -187,6 +187,11 @@ impl PluginHandle {
             process: self.sup.core().snapshot(),
             outcome: self.shared.outcome().clone(),
         }
+    }
+
+    /// The plugin's configuration.
+    pub fn config(&self) -> Arc<PluginConfig> {
+        self.sup.core().cfg.clone()
     }
 
     /// The lifecycle state alone.

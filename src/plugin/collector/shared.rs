@@ -47,6 +47,24 @@ pub struct Outcome {
     pub series: usize,
     /// Unix time of the last successful collect.
     pub last_success_timestamp: Option<f64>,
+    /// The families of the last successful collect (the status page and dashboards).
+    #[serde(skip)]
+    pub families: Vec<FamilyInfo>,
+}
+
+/// What a family is, without its samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyInfo {
+    /// Name as in the text format.
+    pub name: String,
+    /// Type.
+    pub kind: crate::exposition::model::MetricType,
+    /// HELP.
+    pub help: String,
+    /// Unit, if any.
+    pub unit: Option<String>,
+    /// Series.
+    pub series: usize,
 }
 
 /// The collector state shared by the handle and the sessions.
