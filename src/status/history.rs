@@ -227,3 +227,38 @@ pub async fn run(history: Arc<History>, plugins: Arc<Plugins>, metrics: Arc<Self
         history.sample(&plugins, &metrics);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_history_has_a_fixed_bound() {
+        // A plugin's ring never grows past POINTS; the bound is what BENCHMARKS.md records.
+        let per_plugin = History::bound(1) - History::bound(0);
+        assert!(per_plugin < 4096, "{per_plugin} bytes per plugin");
+        assert!(History::bound(20) < 100 * 1024, "{}", History::bound(20));
+        println!(
+            "history bound: {} bytes per plugin, {} for 20 plugins",
+            per_plugin,
+            History::bound(20)
+        );
+        let h = History::default();
+        let mut inner = h.inner.lock().unwrap();
+        for i in 0..(EVENTS as u32 * 3) {
+            let e = Event {
+                at: i,
+                plugin: "p".into(),
+                what: "restart: crashed".into(),
+                count: 1,
+            };
+            History::push_event(&mut inner, e);
+        }
+        assert_eq!(inner.events.len(), EVENTS);
+        assert_eq!(
+            inner.events.front().map(|e| e.at),
+            Some(EVENTS as u32 * 2),
+            "the oldest go"
+        );
+    }
+}

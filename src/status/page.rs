@@ -14,7 +14,17 @@ use crate::selfmetrics::SelfMetrics;
 /// Seconds between the page's own refreshes.
 const REFRESH: u32 = 15;
 /// Points per chart on the overview, to keep the page small.
-const OVERVIEW_POINTS: usize = 40;
+const OVERVIEW_POINTS: usize = 30;
+/// Characters of an error shown on the overview (all of it on the plugin's page).
+const ERROR_CHARS: usize = 200;
+
+/// `s` cut to `max` characters, with an ellipsis when cut.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1em;color:#222}\
 table{border-collapse:collapse}td,th{padding:3px 8px;text-align:left;border-bottom:1px solid #eee;vertical-align:top}\
@@ -80,7 +90,12 @@ fn restarts_by_reason(metrics: &SelfMetrics, name: &str) -> String {
 
 fn memory_against_limit(s: &PluginStatus) -> String {
     let used = human(s.process.usage.memory_bytes as f64, Unit::Bytes);
-    match s.process.limits.get("memory").and_then(|m| m.as_u64()) {
+    match s
+        .process
+        .limits
+        .get("memory_bytes")
+        .and_then(|m| m.as_u64())
+    {
         Some(limit) => format!("{used} / {}", human(limit as f64, Unit::Bytes)),
         None => used,
     }
@@ -194,7 +209,7 @@ pub fn overview(
             escape(&restarts_by_reason(metrics, &p.name)),
             escape(&memory_against_limit(s)),
             human(p.usage.cpu_seconds, Unit::Seconds),
-            escape(p.last_error.as_deref().unwrap_or("")),
+            escape(&cut(p.last_error.as_deref().unwrap_or(""), ERROR_CHARS)),
             escape(&p.sandbox_summary()),
             name = escape(&p.name),
         );
@@ -315,4 +330,34 @@ pub fn plugin_page(p: &PluginHandle, metrics: &SelfMetrics, history: &History) -
     }
     out.push_str("</pre>\n</body></html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overview_row_with_a_full_hour_stays_small_enough_for_twenty_plugins() {
+        let points: Vec<Point> = (0..super::super::history::POINTS as u32)
+            .map(|i| Point {
+                at: 1_800_000_000 + i * 30,
+                collect_seconds: 0.123_456 + i as f32,
+                series: 123_456.0 + i as f32,
+                memory_bytes: 1.5e9 + i as f32 * 1e6,
+                cpu_cores: 0.987_654,
+            })
+            .collect();
+        let mut svgs = String::new();
+        charts(&points, OVERVIEW_POINTS, 110, 34, &mut svgs);
+        // The rest of a row: names, figures, a cut error of 200 characters (escaped, at most
+        // 6 bytes each), the sandbox summary.
+        let row = svgs.len() + 600 + ERROR_CHARS * 6 + 200;
+        let page = 20 * row + 6_000;
+        assert!(
+            page < 100_000,
+            "{page} bytes for 20 plugins ({} of charts a row)",
+            svgs.len()
+        );
+        assert_eq!(cut("abcdef", 3), "abc…");
+    }
 }

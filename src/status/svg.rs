@@ -97,7 +97,7 @@ pub fn chart(title: &str, unit: Unit, points: &[(u32, f64)], w: u32, h: u32) -> 
                 0.0
             };
         let y = y0 + ph - (v.max(0.0) / top) * ph;
-        let _ = write!(line, "{x:.1},{y:.1} ");
+        let _ = write!(line, "{x:.0},{y:.0} ");
     }
     let _ = write!(
         s,
