@@ -6,11 +6,12 @@ use super::error::Problem;
 use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
 use super::model::{
-    Config, Format, Global, Mode, PluginConfig, DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL,
-    DEFAULT_TIMEOUT, MIN_INTERVAL,
+    Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_INTERVAL,
+    DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 use super::program::{config_dir, resolve_program};
 use super::raw::{RawConfig, RawPlugin};
+use super::roles;
 use super::run_as::{self, RunAs};
 use super::sandbox::{self, SandboxKeys};
 use crate::relabel::{RawRule, Rule};
@@ -185,7 +186,12 @@ pub(crate) fn resolve(
         allow_root: raw_global.allow_root.unwrap_or(false),
         sandbox: resolve_sandbox(raw_global.sandbox, &here, report),
         metric_relabel_configs: resolve_relabel(raw_global.metric_relabel_configs, &here, report),
+        processors: raw_global.processors.clone().unwrap_or_default(),
     };
+    let plugins_raw = raw.plugins.as_deref().unwrap_or_default();
+    for (path, why) in roles::check(plugins_raw, raw_global.processors.as_deref()) {
+        report.report(&path, why);
+    }
     check_timeout(report, &here, raw_global.timeout.map(|d| d.0));
     check_interval(report, &here, raw_global.interval.map(|d| d.0));
     if let Err(why) = check_label(&global.plugin_label) {
@@ -252,7 +258,8 @@ fn resolve_plugin(
     }
     check_interval(report, here, raw.interval.map(|d| d.0));
     check_timeout(report, here, raw.timeout.map(|d| d.0));
-    if raw.format != Format::Jsonl && raw.mode == Mode::Push {
+    let mode = raw.mode.unwrap_or_default();
+    if raw.format != Format::Jsonl && mode == Mode::Push {
         report.report(
             &at(&[key("mode")]),
             format!(
@@ -304,7 +311,7 @@ fn resolve_plugin(
     PluginConfig {
         name: raw.name,
         command,
-        mode: raw.mode,
+        mode,
         format: raw.format,
         interval: raw.interval.map_or(global.interval, |d| d.0),
         timeout: raw.timeout.map_or(global.timeout, |d| d.0),
@@ -317,6 +324,12 @@ fn resolve_plugin(
         sha256,
         sandbox: sandbox.resolve(),
         relabel: relabel.into(),
+        processors: match raw.role {
+            Role::Collector => roles::resolve(raw.processors.as_deref(), &global.processors),
+            Role::Processor => Vec::new(),
+        },
+        role: raw.role,
+        on_error: raw.on_error.unwrap_or(OnError::Pass),
     }
 }
 
@@ -327,7 +340,11 @@ fn resolve_relabel(raw: Option<Vec<RawRule>>, here: &[Seg], report: &mut Reporte
         match Rule::compile(&raw) {
             Ok(rule) => rules.push(rule),
             Err(e) => {
-                let field = if raw_has(&raw, e.field) { Some(key(e.field)) } else { None };
+                let field = if raw_has(&raw, e.field) {
+                    Some(key(e.field))
+                } else {
+                    None
+                };
                 let path: Vec<Seg> = [here, &[key("metric_relabel_configs"), Seg::Index(index)]]
                     .concat()
                     .into_iter()

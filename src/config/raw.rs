@@ -4,7 +4,7 @@
 use super::duration::PromDuration;
 use super::env::RawEnv;
 use super::limits::{self, RawLimits};
-use super::model::{Format, Mode};
+use super::model::{Format, Mode, OnError, Role};
 use super::sandbox::RawSandbox;
 use crate::relabel::RawRule;
 use serde::Deserialize;
@@ -36,7 +36,7 @@ impl RawConfig {
 #[serde(
     deny_unknown_fields,
     expecting = "a mapping with the keys `timeout`, `interval`, `plugin_label`, `limits`, \
-                 `user`, `group`, `allow_root`, `sandbox` and `metric_relabel_configs`"
+                 `user`, `group`, `allow_root`, `sandbox`, `metric_relabel_configs` and `processors`"
 )]
 pub(crate) struct RawGlobal {
     pub(crate) timeout: Option<PromDuration>,
@@ -48,6 +48,7 @@ pub(crate) struct RawGlobal {
     pub(crate) allow_root: Option<bool>,
     pub(crate) sandbox: Option<RawSandbox>,
     pub(crate) metric_relabel_configs: Option<Vec<RawRule>>,
+    pub(crate) processors: Option<Vec<String>>,
 }
 
 /// One entry of `plugins` as written.
@@ -59,8 +60,7 @@ pub(crate) struct RawGlobal {
 pub(crate) struct RawPlugin {
     pub(crate) name: String,
     pub(crate) command: RawCommand,
-    #[serde(default)]
-    pub(crate) mode: Mode,
+    pub(crate) mode: Option<Mode>,
     #[serde(default)]
     pub(crate) format: Format,
     pub(crate) interval: Option<PromDuration>,
@@ -80,6 +80,10 @@ pub(crate) struct RawPlugin {
     pub(crate) sha256: Option<String>,
     pub(crate) sandbox: Option<RawSandbox>,
     pub(crate) metric_relabel_configs: Option<Vec<RawRule>>,
+    #[serde(default)]
+    pub(crate) role: Role,
+    pub(crate) processors: Option<Vec<String>>,
+    pub(crate) on_error: Option<OnError>,
 }
 
 /// `command`: a list of strings; a lone string gets a message showing the list form, since

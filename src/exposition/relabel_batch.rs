@@ -102,7 +102,12 @@ struct Out {
 }
 
 impl Out {
-    fn family_mut(&mut self, name: &str, kind: MetricType, from: &proto::Family) -> &mut proto::Family {
+    fn family_mut(
+        &mut self,
+        name: &str,
+        kind: MetricType,
+        from: &proto::Family,
+    ) -> &mut proto::Family {
         let i = *self
             .index
             .entry((name.to_string(), kind))
@@ -330,4 +335,3 @@ impl Job<'_> {
         Some(self.fam.kind)
     }
 }
-

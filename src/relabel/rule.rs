@@ -273,8 +273,7 @@ impl Rule {
             ));
         }
         let default_replacement = replacement == DEFAULT_REPLACEMENT;
-        if matches!(action, Lowercase | Uppercase | KeepEqual | DropEqual) && !default_replacement
-        {
+        if matches!(action, Lowercase | Uppercase | KeepEqual | DropEqual) && !default_replacement {
             return Err(refuse(
                 "replacement",
                 format!("`replacement` can not be set for {action} action"),
@@ -463,8 +462,8 @@ mod tests {
     fn hashmod_gives_prometheus_values() {
         // md5("foo") = acbd18db4cc2f85cedef654fccc4a4d8; its last 8 bytes are
         // 0xedef654fccc4a4d8 = 17145033699835028696, which is 96 modulo 100.
-        let r = rule("{source_labels: [a], modulus: 100, target_label: h, action: hashmod}")
-            .unwrap();
+        let r =
+            rule("{source_labels: [a], modulus: 100, target_label: h, action: hashmod}").unwrap();
         let mut ls = set(&[("a", "foo")]);
         assert!(r.apply(&mut ls));
         assert_eq!(ls.get("h"), "96");
@@ -516,9 +515,15 @@ mod tests {
             ("{action: hashmod, target_label: h}", "modulus"),
             ("{regex: '(', target_label: x}", "regex"),
             ("{target_label: '1x'}", "target_label"),
-            ("{action: lowercase, target_label: x, replacement: y}", "replacement"),
+            (
+                "{action: lowercase, target_label: x, replacement: y}",
+                "replacement",
+            ),
             ("{action: labelmap, replacement: '-'}", "replacement"),
-            ("{action: labeldrop, regex: x, source_labels: [a]}", "action"),
+            (
+                "{action: labeldrop, regex: x, source_labels: [a]}",
+                "action",
+            ),
             ("{action: keepequal, target_label: x, regex: y}", "action"),
             ("{source_labels: ['a-b'], target_label: x}", "source_labels"),
         ];

@@ -153,7 +153,9 @@ mod tests {
         let out = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3, "{out}");
-        assert!(lines[1].starts_with(r#"{"type":"processed","id":1,"families":[{"name":"a_tagged""#));
+        assert!(
+            lines[1].starts_with(r#"{"type":"processed","id":1,"families":[{"name":"a_tagged""#)
+        );
         assert_eq!(lines[2], r#"{"type":"error","id":2,"message":"no"}"#);
     }
 }
