@@ -287,3 +287,37 @@ fn processor_references_are_checked_at_load() {
         plugin_exporter::config::OnError::Drop
     );
 }
+
+/// `check-plugin --role processor` on a processor: exit code and report.
+fn check_processor(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plugin-exporter"))
+        .args(["check-plugin", "--role", "processor", "--collects", "2"])
+        .args(["--timeout", "500ms", "--"])
+        .arg(script("proc.sh"))
+        .args(args)
+        .output()
+        .expect("check-plugin runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().expect("check-plugin exits"), text)
+}
+
+#[test]
+fn check_plugin_checks_processors() {
+    let (code, text) = check_processor(&["suffix", "_x"]);
+    assert_eq!(code, 0, "{text}");
+    for (args, expected) in [
+        (&["garbage"][..], "not a processor's message"),
+        (&["invalid"][..], "9sample_requests_total"),
+        (&["error"][..], "answered batch 1 with `error`: no lookup"),
+        (&["hang"][..], "batch 1 got no answer within 500ms"),
+        (
+            &["crash"][..],
+            "the processor exited (exit code 3) with batch 1 open",
+        ),
+    ] {
+        let (code, text) = check_processor(args);
+        assert_eq!(code, 1, "{args:?}: {text}");
+        assert!(text.contains(expected), "{args:?}: {text}");
+    }
+}

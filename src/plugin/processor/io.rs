@@ -35,6 +35,8 @@ pub enum Event {
     TooBig(String),
     /// A line that is no message a processor sends.
     Garbage(String),
+    /// A `log` line (the reader task logs it and reports nothing).
+    Log(LogLevel, String),
     /// Stdout reached end of file (or failed).
     Eof,
 }
@@ -95,21 +97,20 @@ async fn write_stdin(mut pipe: pipe::Sender, mut rx: mpsc::Receiver<String>) {
     }
 }
 
-/// What one stdout line of a processor is; `None` for a `log` line (logged here).
-pub fn parse_line(line: &[u8], name: &str, max_series: usize) -> Option<Event> {
+/// What one stdout line of a processor is, decided once for the exporter and
+/// `check-plugin --role processor` alike.
+pub fn parse_line(line: &[u8], max_series: usize) -> Event {
     if line.iter().all(u8::is_ascii_whitespace) {
-        return Some(Event::Garbage("an empty line".to_string()));
+        return Event::Garbage("an empty line".to_string());
     }
     let msg = match PluginMessage::from_line_limited(line, max_series) {
         Ok(m) => m,
         Err(LineError::TooManySamples { limit }) => {
-            return Some(Event::TooBig(format!(
-                "more than max_series {limit} series in one answer"
-            )))
+            return Event::TooBig(format!("more than max_series {limit} series in one answer"))
         }
-        Err(LineError::Json(e)) => return Some(Event::Garbage(e.to_string())),
+        Err(LineError::Json(e)) => return Event::Garbage(e.to_string()),
     };
-    Some(match msg {
+    match msg {
         PluginMessage::Hello(h) => Event::Hello(h),
         PluginMessage::Processed(p) => Event::Processed {
             id: p.id,
@@ -122,17 +123,17 @@ pub fn parse_line(line: &[u8], name: &str, max_series: usize) -> Option<Event> {
         PluginMessage::Metrics(_) => {
             Event::Garbage("a `metrics` line: a processor answers with `processed`".to_string())
         }
-        PluginMessage::Log(l) => {
-            let message = l.message.as_str();
-            match l.level {
-                LogLevel::Debug => tracing::debug!(plugin = name, source = "protocol", "{message}"),
-                LogLevel::Info => tracing::info!(plugin = name, source = "protocol", "{message}"),
-                LogLevel::Warn => tracing::warn!(plugin = name, source = "protocol", "{message}"),
-                LogLevel::Error => tracing::error!(plugin = name, source = "protocol", "{message}"),
-            }
-            return None;
-        }
-    })
+        PluginMessage::Log(l) => Event::Log(l.level, l.message),
+    }
+}
+
+fn log_line(name: &str, level: LogLevel, message: &str) {
+    match level {
+        LogLevel::Debug => tracing::debug!(plugin = name, source = "protocol", "{message}"),
+        LogLevel::Info => tracing::info!(plugin = name, source = "protocol", "{message}"),
+        LogLevel::Warn => tracing::warn!(plugin = name, source = "protocol", "{message}"),
+        LogLevel::Error => tracing::error!(plugin = name, source = "protocol", "{message}"),
+    }
 }
 
 async fn read_stdout(
@@ -145,9 +146,12 @@ async fn read_stdout(
     let mut reader = LineReader::new(pipe, max_line);
     loop {
         let event = match reader.next_line().await {
-            Ok(Some(Line::Complete(line))) => match parse_line(&line, &name, max_series) {
-                Some(ev) => ev,
-                None => continue,
+            Ok(Some(Line::Complete(line))) => match parse_line(&line, max_series) {
+                Event::Log(level, message) => {
+                    log_line(&name, level, &message);
+                    continue;
+                }
+                ev => ev,
             },
             Ok(Some(Line::TooLong { bytes })) => Event::TooBig(format!(
                 "a line of {bytes} bytes or more, over max_line {max_line}"

@@ -166,6 +166,8 @@ impl ProcessorSession {
                 self.send_next();
             }
             Event::Garbage(detail) => return self.garbage(RestartReason::Protocol, detail),
+            // Logged by the reader task.
+            Event::Log(..) => {}
             Event::Eof => {
                 self.answer(Err(ProcessError::Crash));
                 return Some(Fault::new(
