@@ -321,3 +321,77 @@ fn check_plugin_checks_processors() {
         assert!(text.contains(expected), "{args:?}: {text}");
     }
 }
+
+/// The example processors under the exporter: `enrich.py` adds a team label from a lookup
+/// file, then `rollup-processor` (built by `cargo build --workspace`) sums by team.
+#[test]
+fn the_example_processors_enrich_then_roll_up() {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_plugin-exporter"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let rollup = bin_dir.join("rollup-processor");
+    assert!(
+        rollup.exists(),
+        "{} is not built: run `cargo build --workspace` first",
+        rollup.display()
+    );
+    let lookup = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        lookup.path(),
+        "host,team,site\nweb1,shop,fra\nweb2,shop,ams\ndb1,ops,fra\n",
+    )
+    .unwrap();
+    let csv = lookup.path().with_extension("csv");
+    std::fs::copy(lookup.path(), &csv).unwrap();
+    let enrich = repo().join("examples/processors/enrich.py");
+    let cfg = format!(
+        "global:\n  allow_root: true\nplugins:\n\
+         \x20 - name: enrich\n    role: processor\n    command: [\"{}\"]\n    config: {{lookup: \"{}\", labels: [team]}}\n\
+         \x20 - name: rollup\n    role: processor\n    command: [\"{}\"]\n    config: {{by: [team]}}\n\
+         \x20 - name: web\n    command: [\"{}\"]\n    processors: [enrich, rollup]\n{}",
+        enrich.display(),
+        csv.display(),
+        rollup.display(),
+        script("requests.sh"),
+        collector("plain", "plain", &[]),
+    );
+    let ex = Exporter::start(&cfg, &[]);
+    let body = ex.scrape_until(WITHIN, |b| {
+        value(b, "req_total{team=\"shop\",plugin=\"web\"}") == Some(15.0)
+    });
+    let _ = std::fs::remove_file(&csv);
+    assert_eq!(
+        value(&body, "req_total{team=\"ops\",plugin=\"web\"}"),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(!body.contains("host=\""), "{body}");
+    assert_eq!(gauge(&body, "plain", "plain"), Some(1.0), "{body}");
+    assert!(batches(&body, "enrich") >= 1.0 && batches(&body, "rollup") >= 1.0);
+}
+
+/// Every example processor passes `check-plugin --role processor`.
+#[test]
+fn the_example_processors_pass_check_plugin() {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_plugin-exporter"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let rollup = bin_dir.join("rollup-processor");
+    assert!(
+        rollup.exists(),
+        "{} is not built: run `cargo build --workspace` first",
+        rollup.display()
+    );
+    let enrich = repo().join("examples/processors/enrich.py");
+    for cmd in [enrich, rollup] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_plugin-exporter"))
+            .args(["check-plugin", "--role", "processor", "--"])
+            .arg(&cmd)
+            .output()
+            .expect("check-plugin runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}: {text}", cmd.display());
+    }
+}
