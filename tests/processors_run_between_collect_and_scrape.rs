@@ -11,6 +11,17 @@ use std::time::Duration;
 
 const WITHIN: Duration = Duration::from_secs(20);
 
+thread_local! {
+    /// This test's suffix to plugin names, so tests running at once (here or in other test
+    /// binaries) never share a plugin name, whose processes and cgroup are the name's.
+    static SUFFIX: String = common::unique("");
+}
+
+/// The plugin called `name` in this test.
+fn n(name: &str) -> String {
+    SUFFIX.with(|s| format!("{name}{s}"))
+}
+
 fn script(name: &str) -> String {
     let p = repo().join("tests/fixtures/processors").join(name);
     assert!(p.exists(), "fixture {} missing", p.display());
@@ -20,9 +31,10 @@ fn script(name: &str) -> String {
 /// A collector serving the gauge `metric`, going through `processors`.
 fn collector(name: &str, metric: &str, processors: &[&str]) -> String {
     format!(
-        "  - name: {name}\n    command: [\"{}\", \"{metric}\"]\n    timeout: 5s\n    processors: [{}]\n",
+        "  - name: {}\n    command: [\"{}\", \"{metric}\"]\n    timeout: 5s\n    processors: [{}]\n",
+        n(name),
         script("gauge.sh"),
-        processors.join(", ")
+        processors.iter().map(|p| n(p)).collect::<Vec<_>>().join(", ")
     )
 }
 
@@ -30,7 +42,8 @@ fn collector(name: &str, metric: &str, processors: &[&str]) -> String {
 fn processor(name: &str, args: &[&str], extra: &str) -> String {
     let args: Vec<String> = args.iter().map(|a| format!(", \"{a}\"")).collect();
     format!(
-        "  - name: {name}\n    role: processor\n    command: [\"{}\"{}]\n{extra}",
+        "  - name: {}\n    role: processor\n    command: [\"{}\"{}]\n{extra}",
+        n(name),
         script("proc.sh"),
         args.concat()
     )
@@ -44,6 +57,7 @@ fn config(plugins: &[String]) -> String {
 }
 
 fn errors(body: &str, processor: &str, kind: &str) -> f64 {
+    let processor = n(processor);
     let series = format!(
         "plugin_exporter_processor_errors_total{{kind=\"{kind}\",processor=\"{processor}\"}}"
     );
@@ -51,16 +65,21 @@ fn errors(body: &str, processor: &str, kind: &str) -> f64 {
 }
 
 fn batches(body: &str, processor: &str) -> f64 {
+    let processor = n(processor);
     let series = format!("plugin_exporter_processor_batches_total{{processor=\"{processor}\"}}");
     value(body, &series).unwrap_or_else(|| panic!("no {series} in:\n{body}"))
 }
 
 /// The value of the test gauge `metric` of collector `plugin`, if served.
 fn gauge(body: &str, metric: &str, plugin: &str) -> Option<f64> {
-    value(body, &format!("{metric}{{k=\"v\",plugin=\"{plugin}\"}}"))
+    value(
+        body,
+        &format!("{metric}{{k=\"v\",plugin=\"{}\"}}", n(plugin)),
+    )
 }
 
 fn restarts(body: &str, plugin: &str, reason: &str) -> f64 {
+    let plugin = n(plugin);
     let series =
         format!("plugin_exporter_plugin_restarts_total{{plugin=\"{plugin}\",reason=\"{reason}\"}}");
     value(body, &series).unwrap_or_else(|| panic!("no {series} in:\n{body}"))
@@ -86,8 +105,8 @@ fn batches_go_through_processors_in_order_and_processors_are_not_scraped() {
         "ord ",
         "ord_b_a",
         "rev_a_b",
-        "plugin=\"first\"",
-        "plugin=\"second\"",
+        &format!("plugin=\"{}\"", n("first")),
+        &format!("plugin=\"{}\"", n("second")),
     ] {
         assert!(
             !body
@@ -128,11 +147,20 @@ fn a_failing_processor_passes_or_drops_the_batch_as_on_error_says() {
     assert!(errors(&body, "fails_drop", "error") >= 1.0, "{body}");
     // A dropped batch is a successful collect of no series; an `error` answer is no restart.
     assert_eq!(
-        value(&body, "plugin_exporter_plugin_up{plugin=\"dropped\"}"),
+        value(
+            &body,
+            &format!("plugin_exporter_plugin_up{{plugin=\"{}\"}}", n("dropped"))
+        ),
         Some(1.0)
     );
     assert_eq!(
-        value(&body, "plugin_exporter_plugin_series{plugin=\"dropped\"}"),
+        value(
+            &body,
+            &format!(
+                "plugin_exporter_plugin_series{{plugin=\"{}\"}}",
+                n("dropped")
+            )
+        ),
         Some(0.0)
     );
     assert_eq!(restarts(&body, "fails_pass", "protocol"), 0.0);
@@ -225,7 +253,10 @@ fn invalid_metrics_from_a_processor_are_dropped_and_counted() {
     assert!(batches(&body, "breaks") >= 1.0, "{body}");
     let dropped = value(
         &body,
-        "plugin_exporter_plugin_errors_total{kind=\"invalid_metric\",plugin=\"broken\"}",
+        &format!(
+            "plugin_exporter_plugin_errors_total{{kind=\"invalid_metric\",plugin=\"{}\"}}",
+            n("broken")
+        ),
     );
     assert!(dropped.is_some_and(|n| n >= 1.0), "{body}");
     // Invalid answers restart nothing.
@@ -345,11 +376,12 @@ fn the_example_processors_enrich_then_roll_up() {
     let csv = lookup.path().with_extension("csv");
     std::fs::copy(lookup.path(), &csv).unwrap();
     let enrich = repo().join("examples/processors/enrich.py");
+    let (enrich_name, rollup_name, web) = (n("enrich"), n("rollup"), n("web"));
     let cfg = format!(
         "global:\n  allow_root: true\nplugins:\n\
-         \x20 - name: enrich\n    role: processor\n    command: [\"{}\"]\n    config: {{lookup: \"{}\", labels: [team]}}\n\
-         \x20 - name: rollup\n    role: processor\n    command: [\"{}\"]\n    config: {{by: [team]}}\n\
-         \x20 - name: web\n    command: [\"{}\"]\n    processors: [enrich, rollup]\n{}",
+         \x20 - name: {enrich_name}\n    role: processor\n    command: [\"{}\"]\n    config: {{lookup: \"{}\", labels: [team]}}\n\
+         \x20 - name: {rollup_name}\n    role: processor\n    command: [\"{}\"]\n    config: {{by: [team]}}\n\
+         \x20 - name: {web}\n    command: [\"{}\"]\n    processors: [{enrich_name}, {rollup_name}]\n{}",
         enrich.display(),
         csv.display(),
         rollup.display(),
@@ -358,11 +390,17 @@ fn the_example_processors_enrich_then_roll_up() {
     );
     let ex = Exporter::start(&cfg, &[]);
     let body = ex.scrape_until(WITHIN, |b| {
-        value(b, "req_total{team=\"shop\",plugin=\"web\"}") == Some(15.0)
+        value(
+            b,
+            &format!("req_total{{team=\"shop\",plugin=\"{}\"}}", n("web")),
+        ) == Some(15.0)
     });
     let _ = std::fs::remove_file(&csv);
     assert_eq!(
-        value(&body, "req_total{team=\"ops\",plugin=\"web\"}"),
+        value(
+            &body,
+            &format!("req_total{{team=\"ops\",plugin=\"{}\"}}", n("web"))
+        ),
         Some(1.0),
         "{body}"
     );
@@ -394,4 +432,39 @@ fn the_example_processors_pass_check_plugin() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{}: {text}", cmd.display());
     }
+}
+
+/// A reload that changes a processor restarts it and the collectors listing it, which then
+/// use the new one; a processor removed from every list and the configuration is stopped.
+#[test]
+fn a_reload_swaps_a_changed_processor_under_its_collectors() {
+    let first = config(&[
+        processor("tag", &["suffix", "_old"], ""),
+        processor("spare", &["suffix", "_spare"], ""),
+        collector("tagged", "tagged", &["tag"]),
+        collector("plain", "plain", &[]),
+    ]);
+    let ex = Exporter::start(&first, &["--web.enable-lifecycle"]);
+    ex.scrape_until(WITHIN, |b| gauge(b, "tagged_old", "tagged").is_some());
+    let second = config(&[
+        processor("tag", &["suffix", "_new"], ""),
+        collector("tagged", "tagged", &["tag"]),
+        collector("plain", "plain", &[]),
+    ]);
+    std::fs::write(ex.dir.path().join("config.yml"), second).unwrap();
+    let r = common::http_request(&ex.addr, "POST", "/-/reload", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let summary = r.text();
+    assert!(
+        summary.contains(&n("tag")) && summary.contains(&n("tagged")),
+        "{summary}"
+    );
+    let body = ex.scrape_until(WITHIN, |b| gauge(b, "tagged_new", "tagged").is_some());
+    assert!(gauge(&body, "tagged_old", "tagged").is_none(), "{body}");
+    assert_eq!(gauge(&body, "plain", "plain"), Some(1.0), "{body}");
+    assert!(
+        !body.contains(&format!("processor=\"{}\"", n("spare"))),
+        "the removed processor's counters stay:\n{body}"
+    );
+    common::wait_no_plugin_processes(&n("spare"), WITHIN);
 }

@@ -103,35 +103,62 @@ pub enum LineOutcome {
 /// `sink`) and rendering.
 pub fn parse_line(line: &[u8], opts: &BatchOptions, sink: &mut impl DropSink) -> LineOutcome {
     match read_message(line, opts) {
-        Ok(PluginMessage::Metrics(m)) => LineOutcome::Metrics {
-            id: m.id,
-            batch: build_batch(m.families, opts, sink),
+        Message::Batch { id, families } => LineOutcome::Metrics {
+            id,
+            batch: build_batch(families, opts, sink),
         },
-        Ok(msg) => other_outcome(msg),
-        Err(outcome) => outcome,
+        Message::Other(outcome) => outcome,
     }
 }
 
-/// The message on one stdout line, or what the line is when it holds none.
-fn read_message(line: &[u8], opts: &BatchOptions) -> Result<PluginMessage, LineOutcome> {
+/// A stdout line read: a batch still to build, or what the line is otherwise.
+enum Message {
+    /// The families of a `metrics` line.
+    Batch {
+        id: Option<u64>,
+        families: Vec<plugin_protocol::Family>,
+    },
+    /// Any other line.
+    Other(LineOutcome),
+}
+
+/// Reads one stdout line; a `metrics` line's batch is left to the caller to build.
+fn read_message(line: &[u8], opts: &BatchOptions) -> Message {
     if line.iter().all(u8::is_ascii_whitespace) {
-        return Err(LineOutcome::Invalid(ProtocolError::Blank));
+        return Message::Other(LineOutcome::Invalid(ProtocolError::Blank));
     }
-    match PluginMessage::from_line_limited(line, opts.max_series) {
-        Ok(m) => Ok(m),
+    let msg = match PluginMessage::from_line_limited(line, opts.max_series) {
+        Ok(m) => m,
         Err(LineError::TooManySamples { limit }) => {
-            Err(LineOutcome::Rejected(Rejection::SeriesWhileParsing {
+            return Message::Other(LineOutcome::Rejected(Rejection::SeriesWhileParsing {
                 max: limit,
             }))
         }
-        Err(LineError::Json(e)) => Err(LineOutcome::Invalid(
-            if std::str::from_utf8(line).is_err() {
-                ProtocolError::Utf8
-            } else {
-                ProtocolError::Json(e.to_string())
-            },
-        )),
-    }
+        Err(LineError::Json(e)) => {
+            return Message::Other(LineOutcome::Invalid(
+                if std::str::from_utf8(line).is_err() {
+                    ProtocolError::Utf8
+                } else {
+                    ProtocolError::Json(e.to_string())
+                },
+            ))
+        }
+    };
+    Message::Other(match msg {
+        PluginMessage::Metrics(m) => {
+            return Message::Batch {
+                id: m.id,
+                families: m.families,
+            }
+        }
+        PluginMessage::Hello(h) => LineOutcome::Hello(h),
+        PluginMessage::Error(e) => LineOutcome::Error {
+            id: e.id,
+            message: e.message,
+        },
+        PluginMessage::Log(l) => LineOutcome::Log(l.level, l.message),
+        PluginMessage::Processed(_) => LineOutcome::Invalid(ProtocolError::Processed),
+    })
 }
 
 /// Parses a line like [`parse_line`], with the families of a `metrics` line sent through
@@ -143,29 +170,14 @@ async fn parse_processed(
     sink: &mut impl DropSink,
 ) -> LineOutcome {
     match read_message(line, opts) {
-        Ok(PluginMessage::Metrics(m)) => LineOutcome::Metrics {
-            id: m.id,
-            batch: match pipeline::run(processors, m.families, opts).await {
+        Message::Batch { id, families } => LineOutcome::Metrics {
+            id,
+            batch: match pipeline::run(processors, families, opts).await {
                 Some(families) => build_batch(families, opts, sink),
                 None => Ok(Arc::new(Batch::empty())),
             },
         },
-        Ok(msg) => other_outcome(msg),
-        Err(outcome) => outcome,
-    }
-}
-
-/// What a line holding any message but `metrics` is.
-fn other_outcome(msg: PluginMessage) -> LineOutcome {
-    match msg {
-        PluginMessage::Hello(h) => LineOutcome::Hello(h),
-        PluginMessage::Metrics(_) => unreachable!("metrics lines are built by the caller"),
-        PluginMessage::Error(e) => LineOutcome::Error {
-            id: e.id,
-            message: e.message,
-        },
-        PluginMessage::Log(l) => LineOutcome::Log(l.level, l.message),
-        PluginMessage::Processed(_) => LineOutcome::Invalid(ProtocolError::Processed),
+        Message::Other(outcome) => outcome,
     }
 }
 

@@ -24,6 +24,7 @@ pub async fn run(
     let mut families = families;
     let mut invalid_before: Option<u64> = None;
     for p in processors {
+        let before = *invalid_before.get_or_insert_with(|| count_invalid(&families, opts));
         let keep = match p.on_error() {
             OnError::Pass => Some(families.clone()),
             OnError::Drop => None,
@@ -35,10 +36,6 @@ pub async fn run(
         match answer {
             Ok(out) => {
                 p.count_batch();
-                let before = match invalid_before {
-                    Some(n) => n,
-                    None => count_invalid(keep.as_deref().unwrap_or_default(), opts),
-                };
                 let after = count_invalid(&out, opts);
                 if after > before {
                     tracing::warn!(plugin = %opts.plugin, processor = %p.name(), dropped = after - before,
