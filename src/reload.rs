@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 #[derive(Default)]
 pub struct Plugins {
     list: RwLock<Arc<Vec<PluginHandle>>>,
+    processors: RwLock<Arc<Vec<ProcessorHandle>>>,
 }
 
 impl Plugins {
@@ -36,8 +37,25 @@ impl Plugins {
         self.snapshot().iter().find(|p| p.name() == name).cloned()
     }
 
+    /// The processors, in configuration order (for the API; they are never scraped).
+    pub fn processors(&self) -> Arc<Vec<ProcessorHandle>> {
+        self.processors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn set(&self, list: Vec<PluginHandle>) {
         *self.list.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
+    }
+
+    fn set_processors(&self, cfg: &Config, running: &HashMap<String, ProcessorHandle>) {
+        let list = cfg
+            .plugins
+            .iter()
+            .filter_map(|p| running.get(&p.name).cloned())
+            .collect();
+        *self.processors.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
     }
 }
 
@@ -151,6 +169,7 @@ impl Reloader {
             list.push(h);
         }
         plugins.set(list);
+        plugins.set_processors(cfg, &running.processors);
         metrics.reload_successful.set(1.0);
         metrics.reload_timestamp.set(unix_now());
         Arc::new(Reloader {
@@ -259,6 +278,7 @@ impl Reloader {
             list.push(h);
         }
         self.plugins.set(list);
+        self.plugins.set_processors(cfg, &running.processors);
         summary
     }
 

@@ -121,6 +121,23 @@ fn batches_go_through_processors_in_order_and_processors_are_not_scraped() {
         "{body}"
     );
     assert_eq!(errors(&body, "first", "timeout"), 0.0);
+    // The API lists processors apart from the plugins it scrapes.
+    let api = ex.plugins();
+    let names = |key: &str| -> Vec<String> {
+        let list = api[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {api}"));
+        list.iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("processors"), [n("first"), n("second")], "{api}");
+    assert_eq!(
+        names("plugins"),
+        [n("ordered"), n("reversed"), n("plain")],
+        "{api}"
+    );
+    assert_eq!(api["processors"][0]["state"], "running", "{api}");
 }
 
 #[test]
