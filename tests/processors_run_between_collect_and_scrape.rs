@@ -485,3 +485,21 @@ fn a_reload_swaps_a_changed_processor_under_its_collectors() {
     );
     common::wait_no_plugin_processes(&n("spare"), WITHIN);
 }
+
+/// A command run per collect (`format: prometheus`) has its batches processed too.
+#[test]
+fn per_collect_commands_go_through_their_processors() {
+    let cfg = config(&[
+        processor("tag", &["suffix", "_t"], ""),
+        format!(
+            "  - name: {}\n    format: prometheus\n    command: [\"{}\"]\n    processors: [{}]\n",
+            n("text"),
+            script("text.sh"),
+            n("tag")
+        ),
+    ]);
+    let ex = Exporter::start(&cfg, &[]);
+    let body = ex.scrape_until(WITHIN, |b| gauge(b, "percollect_t", "text").is_some());
+    assert!(gauge(&body, "percollect", "text").is_none(), "{body}");
+    assert!(batches(&body, "tag") >= 1.0, "{body}");
+}
