@@ -8,6 +8,8 @@
 //!   second start that only gets end of file; every stdout line checked against PROTOCOL.md.
 //! - [`per_collect`]: `prometheus` and `nagios` commands, run N times through the exporter's
 //!   own runner.
+//! - [`processor`]: `--role processor`: hello, sample batches in `process` messages, each
+//!   `processed` answer checked like a collector's batch, shutdown.
 //! - [`batch`]: every line and batch through the exporter's own parser and validation, each
 //!   drop printed with the reason the exporter counts.
 //! - [`options`]: what to check; why it may be impossible.
@@ -23,17 +25,21 @@ pub mod jsonl;
 pub mod lint;
 pub mod options;
 pub mod per_collect;
+pub mod processor;
 pub mod report;
 
-use crate::config::Format;
+use crate::config::{Format, Role};
 use crate::process::reaper::Reaper;
-pub use options::{parse_format, CheckError, Options};
+pub use options::{parse_format, parse_role, CheckError, Options};
 pub use report::{Finding, Report, Severity};
 
 /// Checks the plugin. Call from inside a tokio runtime, once [`Reaper::start`] ran.
 pub async fn check(opts: &Options) -> Result<Report, CheckError> {
     let mut report = Report::default();
     match opts.format {
+        Format::Jsonl if opts.role == Role::Processor => {
+            processor::check(opts, &mut report).await?
+        }
         Format::Jsonl => jsonl::check(opts, &mut report).await?,
         Format::Prometheus | Format::Nagios => per_collect::check(opts, &mut report).await?,
     }

@@ -137,6 +137,27 @@ codes! {
     }
 }
 
+codes! {
+    /// Codes for `plugin_exporter_processor_errors_total{kind}`: why a processor did not
+    /// process a batch (which was then served unprocessed or dropped, by its `on_error`), or
+    /// why its answer counted as invalid.
+    ProcessorErrorKind {
+        /// No answer before the processor's timeout (it is restarted).
+        Timeout => "timeout",
+        /// The processor exited or closed its stdout with the batch open (it is restarted).
+        Crash => "crash",
+        /// A line that is no protocol message, or an answer to another batch (restarted).
+        Garbage => "garbage",
+        /// An answer over the collector's budgets, or one validation drops more from than
+        /// from the batch it was sent.
+        Invalid => "invalid",
+        /// The processor answered `error`.
+        Error => "error",
+        /// The processor was not running (starting, restarting, disabled).
+        Down => "down",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +169,7 @@ mod tests {
             .map(|k| k.as_str())
             .chain(RestartReason::ALL.iter().map(|r| r.as_str()))
             .chain(LimitKind::ALL.iter().map(|l| l.as_str()))
+            .chain(ProcessorErrorKind::ALL.iter().map(|l| l.as_str()))
             .collect();
         for c in &all {
             assert!(

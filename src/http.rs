@@ -355,8 +355,12 @@ impl Server {
             }
             ("/api/v1/plugins", true) => {
                 let all: Vec<_> = self.plugins.snapshot().iter().map(|p| p.status()).collect();
-                let body = serde_json::to_vec_pretty(&serde_json::json!({ "plugins": all }))
-                    .expect("status serializes");
+                let processors = self.plugins.processors();
+                let processors: Vec<_> = processors.iter().map(|p| p.status()).collect();
+                let body = serde_json::to_vec_pretty(
+                    &serde_json::json!({ "plugins": all, "processors": processors }),
+                )
+                .expect("status serializes");
                 let mut r = text(StatusCode::OK, body);
                 r.headers_mut()
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

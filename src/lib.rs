@@ -24,6 +24,11 @@
 //!     A role implements the two traits of [`plugin::supervisor::role`].
 //!   - [`plugin::collector`]: the collector role (JSON-lines sessions in scrape, interval or
 //!     push mode; commands run per collect for `format: prometheus | nagios`).
+//!   - [`plugin::processor`]: the processor role (`role: processor`): long-running JSON-lines
+//!     children that collectors' batches go through, in each collector's order, before the
+//!     batch is built; `on_error` serves a failed batch unprocessed or not at all. Started
+//!     before the collectors by `reload`, never scraped. Collectors reach them through
+//!     [`plugin::ProcessorHandle`]s ([`plugin::processor::pipeline`]).
 //! - [`sandbox`]: a plugin's fence ([`sandbox::Fence`]: cgroup v2/v1 or the watchdog,
 //!   rlimits, usage figures).
 //!   `sandbox:` profiles: confine (fs_rules, ruleset, seccomp, tmpdir, kernel), connections.
@@ -52,6 +57,9 @@
 //!    `collect` line to the child's stdin, or joins the collect already in flight. Interval
 //!    and push plugins answer from the batch they hold.
 //! 3. The child's stdout reader task ([`plugin::collector::jsonl_io`]) parses the answer,
+//!    sends its families through the collector's processors in order, if it has any
+//!    ([`plugin::processor::pipeline`]: a `process` request to each processor's supervisor,
+//!    answered by its session within the processor's timeout), then
 //!    holds it to the budgets, relabels it, and validates and renders it once
 //!    ([`exposition::batch`]), counting what validation drops by reason; the session matches it to the collect
 //!    ([`plugin::collector::answers`]) and completes every waiting scrape.
@@ -61,7 +69,8 @@
 //!
 //! # Adding a plugin role
 //!
-//! A role (processor, alerter, output, ...) is a new module beside [`plugin::collector`]:
+//! A role (alerter, output, ...) is a new module beside [`plugin::collector`] and
+//! [`plugin::processor`] (the smaller of the two, and the one to copy):
 //! 1. Define its request type and a session type that implements
 //!    [`plugin::supervisor::role::Session`]: take requests, handle the child's output in
 //!    `step` (return a [`plugin::supervisor::fault::Fault`] to have the child restarted),

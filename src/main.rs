@@ -86,7 +86,11 @@ enum Command {
         /// How the plugin talks: jsonl, prometheus or nagios.
         #[arg(long, default_value = "jsonl", value_parser = plugin_exporter::check_plugin::parse_format)]
         format: config::Format,
-        /// Collects to send (jsonl), pushes to wait for (jsonl, --mode push), or runs
+        /// What the plugin is: collector (answers collects or pushes) or processor (sent
+        /// sample batches to process; jsonl only).
+        #[arg(long, default_value = "collector", value_parser = plugin_exporter::check_plugin::parse_role)]
+        role: config::Role,
+        /// Collects to send (batches to process, for a processor) (jsonl), pushes to wait for (jsonl, --mode push), or runs
         /// (prometheus, nagios).
         #[arg(long, default_value_t = 3)]
         collects: u32,
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
     }
     if let Some(Command::CheckPlugin {
         format,
+        role,
         collects,
         mode,
         timeout,
@@ -172,6 +177,7 @@ fn main() -> ExitCode {
             push: mode == "push",
             timeout,
             command,
+            role,
         };
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()

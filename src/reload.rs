@@ -5,9 +5,13 @@
 //! stopped and started anew (stop first: the new instance reuses the plugin's cgroup), removed
 //! ones are stopped, new ones start. Scrapes read the set through [`Plugins::snapshot`], so a
 //! scrape during a reload sees either the old or the new set, never a half-built one.
+//!
+//! Processors (`role: processor`) are started before the collectors that list them and are
+//! not in the scraped set. A collector holds handles to its processors, so a collector is
+//! restarted too when one of its processors changed.
 
-use crate::config::{self, Config, PluginConfig};
-use crate::plugin::{PluginHandle, SupervisorOptions};
+use crate::config::{self, Config, PluginConfig, Role};
+use crate::plugin::{PluginHandle, ProcessorHandle, SupervisorOptions};
 use crate::selfmetrics::SelfMetrics;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 #[derive(Default)]
 pub struct Plugins {
     list: RwLock<Arc<Vec<PluginHandle>>>,
+    processors: RwLock<Arc<Vec<ProcessorHandle>>>,
 }
 
 impl Plugins {
@@ -32,8 +37,25 @@ impl Plugins {
         self.snapshot().iter().find(|p| p.name() == name).cloned()
     }
 
+    /// The processors, in configuration order (for the API; they are never scraped).
+    pub fn processors(&self) -> Arc<Vec<ProcessorHandle>> {
+        self.processors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn set(&self, list: Vec<PluginHandle>) {
         *self.list.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
+    }
+
+    fn set_processors(&self, cfg: &Config, running: &HashMap<String, ProcessorHandle>) {
+        let list = cfg
+            .plugins
+            .iter()
+            .filter_map(|p| running.get(&p.name).cloned())
+            .collect();
+        *self.processors.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
     }
 }
 
@@ -89,6 +111,33 @@ struct Running {
     /// Each plugin's configuration and the plugin label it was started with.
     configs: HashMap<String, (PluginConfig, String)>,
     handles: HashMap<String, PluginHandle>,
+    processors: HashMap<String, ProcessorHandle>,
+}
+
+impl Running {
+    /// Stops the plugin called `name`, whatever its role.
+    async fn stop(&self, name: &str) {
+        if let Some(h) = self.handles.get(name) {
+            h.stop().await;
+        }
+        if let Some(p) = self.processors.get(name) {
+            p.stop().await;
+        }
+    }
+
+    fn forget(&mut self, name: &str) {
+        self.configs.remove(name);
+        self.handles.remove(name);
+        self.processors.remove(name);
+    }
+
+    /// The handles of a collector's processors, in its order.
+    fn processors_of(&self, p: &PluginConfig) -> Arc<[ProcessorHandle]> {
+        p.processors
+            .iter()
+            .filter_map(|name| self.processors.get(name).cloned())
+            .collect()
+    }
 }
 
 impl Reloader {
@@ -103,17 +152,27 @@ impl Reloader {
         let mut running = Running {
             configs: HashMap::new(),
             handles: HashMap::new(),
+            processors: HashMap::new(),
         };
-        let mut list = Vec::new();
-        for p in &cfg.plugins {
-            let h = start_one(p, &cfg.global.plugin_label, &sup, &metrics);
+        let label = &cfg.global.plugin_label;
+        for p in cfg.plugins.iter().filter(|p| p.role == Role::Processor) {
+            let h = ProcessorHandle::start(p.clone(), options(label, &sup), metrics.clone());
+            running.processors.insert(p.name.clone(), h);
             running
                 .configs
-                .insert(p.name.clone(), (p.clone(), cfg.global.plugin_label.clone()));
+                .insert(p.name.clone(), (p.clone(), label.clone()));
+        }
+        let mut list = Vec::new();
+        for p in cfg.plugins.iter().filter(|p| p.role == Role::Collector) {
+            let h = start_one(p, label, &sup, &metrics, running.processors_of(p));
+            running
+                .configs
+                .insert(p.name.clone(), (p.clone(), label.clone()));
             running.handles.insert(p.name.clone(), h.clone());
             list.push(h);
         }
         plugins.set(list);
+        plugins.set_processors(cfg, &running.processors);
         metrics.reload_successful.set(1.0);
         metrics.reload_timestamp.set(unix_now());
         Arc::new(Reloader {
@@ -160,7 +219,6 @@ impl Reloader {
         let mut running = self.running.lock().await;
         let label = &cfg.global.plugin_label;
         let mut summary = Summary::default();
-        let mut stop = Vec::new();
         let wanted: HashMap<&str, &PluginConfig> =
             cfg.plugins.iter().map(|p| (p.name.as_str(), p)).collect();
         for (name, (old, old_label)) in &running.configs {
@@ -171,26 +229,51 @@ impl Reloader {
                 }
                 Some(_) => continue,
             }
-            if let Some(h) = running.handles.get(name) {
-                stop.push(h.clone());
-            }
         }
+        // A kept collector holds handles to its processors: it restarts with a changed one.
+        let restarted: Vec<String> = cfg
+            .plugins
+            .iter()
+            .filter(|p| running.configs.contains_key(&p.name) && !summary.changed.contains(&p.name))
+            .filter(|p| p.processors.iter().any(|q| summary.changed.contains(q)))
+            .map(|p| p.name.clone())
+            .collect();
+        summary.changed.extend(restarted);
         // Stop before starting again: a changed plugin's new instance reuses its cgroup.
-        futures_util::future::join_all(stop.iter().map(|h| h.stop())).await;
+        let stop = summary.removed.iter().chain(&summary.changed);
+        futures_util::future::join_all(stop.map(|name| running.stop(name))).await;
         for name in &summary.removed {
-            running.configs.remove(name);
-            running.handles.remove(name);
+            running.forget(name);
             self.metrics.remove_plugin(name);
             crate::plugin::stderr::forget(name);
         }
+        let known = |running: &Running, name: &str| running.configs.contains_key(name);
+        for p in cfg.plugins.iter().filter(|p| p.role == Role::Processor) {
+            if known(&running, &p.name) && !summary.changed.contains(&p.name) {
+                summary.kept += 1;
+                continue;
+            }
+            if !summary.changed.contains(&p.name) {
+                summary.added.push(p.name.clone());
+            }
+            running.forget(&p.name);
+            let h =
+                ProcessorHandle::start(p.clone(), options(label, &self.sup), self.metrics.clone());
+            running.processors.insert(p.name.clone(), h);
+            running
+                .configs
+                .insert(p.name.clone(), (p.clone(), label.clone()));
+        }
         let mut list = Vec::new();
-        for p in &cfg.plugins {
+        for p in cfg.plugins.iter().filter(|p| p.role == Role::Collector) {
             let fresh = !running.handles.contains_key(&p.name) || summary.changed.contains(&p.name);
             let h = if fresh {
                 if !summary.changed.contains(&p.name) {
                     summary.added.push(p.name.clone());
                 }
-                let h = start_one(p, label, &self.sup, &self.metrics);
+                running.forget(&p.name);
+                let processors = running.processors_of(p);
+                let h = start_one(p, label, &self.sup, &self.metrics, processors);
                 running.handles.insert(p.name.clone(), h.clone());
                 running
                     .configs
@@ -206,6 +289,7 @@ impl Reloader {
             list.push(h);
         }
         self.plugins.set(list);
+        self.plugins.set_processors(cfg, &running.processors);
         summary
     }
 
@@ -213,6 +297,7 @@ impl Reloader {
     pub async fn stop_all(&self) {
         let running = self.running.lock().await;
         futures_util::future::join_all(running.handles.values().map(|h| h.stop())).await;
+        futures_util::future::join_all(running.processors.values().map(|h| h.stop())).await;
     }
 }
 
@@ -221,12 +306,16 @@ fn start_one(
     label: &str,
     sup: &SupervisorOptions,
     metrics: &Arc<SelfMetrics>,
+    processors: Arc<[ProcessorHandle]>,
 ) -> PluginHandle {
-    let opts = SupervisorOptions {
+    PluginHandle::start(p.clone(), options(label, sup), metrics.clone(), processors)
+}
+
+fn options(label: &str, sup: &SupervisorOptions) -> SupervisorOptions {
+    SupervisorOptions {
         plugin_label: label.to_string(),
         ..sup.clone()
-    };
-    PluginHandle::start(p.clone(), opts, metrics.clone())
+    }
 }
 
 fn unix_now() -> f64 {

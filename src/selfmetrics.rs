@@ -4,7 +4,7 @@
 //! and converted to our model ([`crate::exposition::own`]) so one encoder writes everything.
 //! Label values are fixed codes ([`crate::codes`]), never free text.
 
-use crate::codes::{ErrorKind, LimitKind, RestartReason};
+use crate::codes::{ErrorKind, LimitKind, ProcessorErrorKind, RestartReason};
 use crate::exposition::model::{Family, MetricType, Sample, SampleValue};
 use crate::sandbox::Usage;
 use nix::unistd::{sysconf, SysconfVar};
@@ -45,6 +45,10 @@ pub struct SelfMetrics {
     pub disabled: GaugeVec,
     /// Remote write, per destination.
     pub remote: RemoteMetrics,
+    /// Batches a processor did not process, by kind.
+    pub processor_errors: IntCounterVec,
+    /// Batches a processor answered.
+    pub processor_batches: IntCounterVec,
     /// 1 when the last configuration reload succeeded.
     pub reload_successful: Gauge,
     /// Unix time of the last successful configuration (re)load.
@@ -293,6 +297,19 @@ impl SelfMetrics {
                 &["plugin"],
             ),
             remote: RemoteMetrics::new(&registry),
+            processor_errors: counter_vec(
+                &registry,
+                "plugin_exporter_processor_errors_total",
+                "Batches a processor failed on (served unprocessed or dropped by its on_error), \
+                 or answered invalid, by kind.",
+                &["processor", "kind"],
+            ),
+            processor_batches: counter_vec(
+                &registry,
+                "plugin_exporter_processor_batches_total",
+                "Batches a processor answered.",
+                &["processor"],
+            ),
             reload_successful: gauge(
                 &registry,
                 "plugin_exporter_config_last_reload_successful",
@@ -407,8 +424,30 @@ impl SelfMetrics {
             .inc();
     }
 
+    /// Creates a processor's counters at zero.
+    pub fn init_processor(&self, processor: &str) {
+        for k in ProcessorErrorKind::ALL {
+            self.processor_errors
+                .with_label_values(&[processor, k.as_str()]);
+        }
+        self.processor_batches.with_label_values(&[processor]);
+    }
+
+    /// Adds one to `processor_errors_total{processor, kind}`.
+    pub fn processor_error(&self, processor: &str, kind: ProcessorErrorKind) {
+        self.processor_errors
+            .with_label_values(&[processor, kind.as_str()])
+            .inc();
+    }
+
     /// Removes a plugin's series (it is no longer configured).
     pub fn remove_plugin(&self, plugin: &str) {
+        for k in ProcessorErrorKind::ALL {
+            let _ = self
+                .processor_errors
+                .remove_label_values(&[plugin, k.as_str()]);
+        }
+        let _ = self.processor_batches.remove_label_values(&[plugin]);
         let _ = self.up.remove_label_values(&[plugin]);
         let _ = self.collect_duration.remove_label_values(&[plugin]);
         let _ = self.last_success.remove_label_values(&[plugin]);

@@ -70,7 +70,8 @@ fn unknown_key_in_a_plugin_is_refused_with_file_line_and_key() {
     );
     let expected = "plugins[disk].timeot: unknown field `timeot`, expected one of `name`, \
         `command`, `mode`, `format`, `interval`, `timeout`, `config`, `env`, `working_dir`, \
-        `limits`, `user`, `group`, `allow_root`, `sha256`, `sandbox`, `metric_relabel_configs`";
+        `limits`, `user`, `group`, `allow_root`, `sha256`, `sandbox`, `metric_relabel_configs`, \
+        `role`, `processors`, `on_error`";
     assert_eq!(text, format!("{}{expected}", fx.at(6, 5)));
 }
 
@@ -81,7 +82,7 @@ fn unknown_key_in_global_and_at_the_top() {
     let expected = "global.plugin_lable: unknown field `plugin_lable`, expected one of \
         `timeout`, `interval`, `plugin_label`, `limits`, `user`, `group`, `allow_root`, \
         `sandbox`, `metric_relabel_configs`, `evaluation_interval`, `remote_write_interval`, \
-        `external_labels`";
+        `external_labels`, `processors`";
     assert_eq!(text, format!("{}{expected}", fx.at(3, 3)));
 
     let text = fx.refuse("plugins: []\nscrape_configs: []\n");

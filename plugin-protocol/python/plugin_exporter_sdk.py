@@ -15,6 +15,16 @@ A plugin answering collects (scrape and interval modes)::
     if __name__ == "__main__":
         sys.exit(sdk.run("app", "1.0.0", collect))
 
+A processor (``role: processor``), which gets other plugins' batches and returns new ones::
+
+    def process(plugin, families, log):
+        for family in families:
+            for sample in family["samples"]:
+                sample.setdefault("labels", {})["source"] = plugin
+        return families
+
+    sys.exit(sdk.run_processor("tagger", "1.0.0", process))
+
 A plugin pushing on its own schedule (push mode)::
 
     pusher = sdk.Pusher("backup", "1.0.0")
@@ -49,13 +59,14 @@ import threading
 import time
 import traceback
 
-__all__ = ["PROTOCOL_VERSION", "ProtocolError", "Batch", "Family", "Log", "run", "Pusher"]
+__all__ = ["PROTOCOL_VERSION", "ProtocolError", "Batch", "Family", "Log", "run", "run_processor",
+           "Pusher"]
 
 #: The protocol version this SDK speaks.
 PROTOCOL_VERSION = 1
 
 _LEVELS = ("debug", "info", "warn", "error")
-_KNOWN_HOST_TYPES = ("hello", "collect", "shutdown")
+_KNOWN_HOST_TYPES = ("hello", "collect", "shutdown", "process")
 
 
 class ProtocolError(Exception):
@@ -349,6 +360,59 @@ def run(name, version, collect, configure=None, stdin=None, stdout=None):
     Returns 0 on ``shutdown``, at the end of input and when the exporter has gone, 1 when the
     host speaks another protocol version (after saying so on stderr).
     """
+    def answer(msg, config_error):
+        request_id = msg.get("id")
+        deadline_ms = msg.get("deadline_ms")
+        deadline = None
+        if isinstance(deadline_ms, (int, float)):
+            deadline = time.monotonic() + deadline_ms / 1000.0
+        batch = Batch(deadline)
+        if config_error is not None:
+            answer = _line(_answer("error", request_id, message=config_error))
+        else:
+            try:
+                collect(batch)
+                # Inside the try: a value json cannot write is the collect's failure too.
+                answer = _line(_answer("metrics", request_id, families=batch.to_families()))
+            except Exception as e:
+                traceback.print_exc(file=sys.stderr)
+                answer = _line(_answer("error", request_id, message=_describe(e)))
+        return [_line(m) for m in batch.log.lines] + [answer]
+
+    return _serve(name, version, "collect", answer, configure, stdin, stdout)
+
+
+def run_processor(name, version, process, configure=None, stdin=None, stdout=None):
+    """Runs a processor (``role: processor`` in the exporter's configuration) until
+    ``shutdown`` or the end of stdin; returns the exit status for ``sys.exit``.
+
+    ``process(plugin, families, log)`` gets the name of the collector a batch comes from, the
+    batch as a list of family dicts (the protocol's family model, see PROTOCOL.md) and a
+    :class:`Log`, and returns the new list of families, which replaces the batch. If it
+    raises, the batch is answered with an ``error`` and the exporter serves it as the
+    processor's ``on_error`` says. ``configure``, ``stdin``, ``stdout`` and the exit status
+    are as for :func:`run`.
+    """
+    def answer(msg, config_error):
+        request_id = msg.get("id")
+        log = Log()
+        if config_error is not None:
+            answer = _line(_answer("error", request_id, message=config_error))
+        else:
+            try:
+                families = process(msg.get("plugin", ""), msg.get("families") or [], log)
+                answer = _line(_answer("processed", request_id, families=list(families)))
+            except Exception as e:
+                traceback.print_exc(file=sys.stderr)
+                answer = _line(_answer("error", request_id, message=_describe(e)))
+        return [_line(m) for m in log.lines] + [answer]
+
+    return _serve(name, version, "process", answer, configure, stdin, stdout)
+
+
+def _serve(name, version, request, answer, configure, stdin, stdout):
+    """The loop of :func:`run` and :func:`run_processor`: ``hello`` both ways, each message
+    of type ``request`` answered with the lines ``answer(msg, config_error)`` returns."""
     out = _Out(stdout)
     try:
         out.send(_line(_hello(name, version)))
@@ -377,24 +441,10 @@ def run(name, version, collect, configure=None, stdin=None, stdout=None):
                         log.error(config_error)
                 out.send(*(_line(m) for m in log.lines))
                 continue
-            # A collect.
-            request_id = msg.get("id")
-            deadline_ms = msg.get("deadline_ms")
-            deadline = None
-            if isinstance(deadline_ms, (int, float)):
-                deadline = time.monotonic() + deadline_ms / 1000.0
-            batch = Batch(deadline)
-            if config_error is not None:
-                answer = _line(_answer("error", request_id, message=config_error))
-            else:
-                try:
-                    collect(batch)
-                    # Inside the try: a value json cannot write is the collect's failure too.
-                    answer = _line(_answer("metrics", request_id, families=batch.to_families()))
-                except Exception as e:
-                    traceback.print_exc(file=sys.stderr)
-                    answer = _line(_answer("error", request_id, message=_describe(e)))
-            out.send(*([_line(m) for m in batch.log.lines] + [answer]))
+            if kind != request:
+                _note(name, "ignoring a %r: this plugin answers %r only" % (kind, request))
+                continue
+            out.send(*answer(msg, config_error))
         return 0
     except BrokenPipeError:
         out.abandon()

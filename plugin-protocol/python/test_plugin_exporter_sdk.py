@@ -282,6 +282,45 @@ sys.exit(0)
 """
 
 
+PROCESSOR = """
+def process(plugin, families, log):
+    if plugin == "bad":
+        raise ValueError("no table for " + plugin)
+    log.info("processing " + plugin)
+    for family in families:
+        family["name"] += "_seen"
+    return families
+
+sys.exit(sdk.run_processor("proc", "0.1", process))
+"""
+
+
+class ProcessorTest(unittest.TestCase):
+    def setUp(self):
+        self.p = Plugin.script(PROCESSOR)
+        self.addCleanup(self.p.kill)
+
+    def test_each_process_is_answered_with_its_id_and_errors_do_not_stop_it(self):
+        self.assertEqual(self.p.read()["type"], "hello")
+        family = {"name": "a", "type": "gauge", "help": "", "samples": [{"value": 1}]}
+        self.p.send(HELLO,
+                    {"type": "collect", "id": 9, "deadline_ms": 100},
+                    {"type": "process", "id": 1, "plugin": "app", "deadline_ms": 100,
+                     "families": [family]},
+                    {"type": "process", "id": 2, "plugin": "bad", "deadline_ms": 100,
+                     "families": []})
+        self.assertEqual(self.p.read(), {"type": "log", "level": "info", "message": "processing app"})
+        m = self.p.read()
+        self.assertEqual((m["type"], m["id"], m["families"][0]["name"]), ("processed", 1, "a_seen"))
+        m = self.p.read()
+        self.assertEqual((m["type"], m["id"]), ("error", 2))
+        self.assertIn("no table for bad", m["message"])
+        self.p.send({"type": "shutdown"})
+        self.assertTrue(self.p.no_more_output())
+        self.assertEqual(self.p.wait(), 0)
+        self.assertTrue(any("ignoring a 'collect'" in l for l in self.p.stderr), self.p.stderr)
+
+
 class PusherTest(unittest.TestCase):
     def setUp(self):
         self.p = Plugin.script(PUSHING)

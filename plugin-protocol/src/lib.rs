@@ -34,6 +34,8 @@ pub enum HostMessage {
     Collect(Collect),
     /// The plugin should exit now; stdin is closed right after.
     Shutdown(Shutdown),
+    /// To a processor: a collector's batch to process, answered by `processed` or `error`.
+    Process(Process),
 }
 
 /// Body of the host's `hello`.
@@ -57,6 +59,31 @@ pub struct Collect {
     pub deadline_ms: u64,
 }
 
+/// Body of `process`: a batch for a processor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    /// Request id, increasing per processor instance; echo it in the answer.
+    pub id: u64,
+    /// The name of the collector the batch comes from.
+    pub plugin: String,
+    /// Milliseconds the processor has to answer before the host gives up on this batch.
+    #[serde(default)]
+    pub deadline_ms: u64,
+    /// The batch, in the protocol's family model.
+    #[serde(default)]
+    pub families: Vec<Family>,
+}
+
+/// Body of `processed`: a processor's answer to `process`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Processed {
+    /// The `process` id this answers.
+    pub id: u64,
+    /// The new batch, complete: it replaces the one sent.
+    #[serde(default)]
+    pub families: Vec<Family>,
+}
+
 /// Body of `shutdown` (no fields).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Shutdown {}
@@ -73,6 +100,8 @@ pub enum PluginMessage {
     Error(ErrorMessage),
     /// A log line for the exporter's log.
     Log(LogMessage),
+    /// A processor's answer to `process`: the processed batch.
+    Processed(Processed),
 }
 
 /// Body of the plugin's `hello`.
@@ -451,10 +480,14 @@ mod flat {
                     level: self.level.ok_or_else(|| missing("level"))?,
                     message: self.message.ok_or_else(|| missing("message"))?,
                 }),
+                "processed" => PluginMessage::Processed(Processed {
+                    id: self.id.ok_or_else(|| missing("id"))?,
+                    families: self.families.unwrap_or_default(),
+                }),
                 other => {
                     return Err(<serde_json::Error as serde::de::Error>::unknown_variant(
                         other,
-                        &["hello", "metrics", "error", "log"],
+                        &["hello", "metrics", "error", "log", "processed"],
                     ))
                 }
             })

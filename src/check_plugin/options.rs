@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::Format;
+use crate::config::{Format, Role};
 
 /// What to check and how.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct Options {
     pub timeout: Duration,
     /// The plugin's command and arguments.
     pub command: Vec<String>,
+    /// Collector (collects, pushes) or processor (sample batches to process).
+    pub role: Role,
 }
 
 /// Why no check could be made.
@@ -54,6 +56,17 @@ pub fn parse_format(s: &str) -> Result<Format, String> {
         "nagios" => Ok(Format::Nagios),
         other => Err(format!(
             "unknown format `{other}`: expected jsonl, prometheus or nagios"
+        )),
+    }
+}
+
+/// Parses `--role`: `collector` or `processor`.
+pub fn parse_role(s: &str) -> Result<Role, String> {
+    match s {
+        "collector" => Ok(Role::Collector),
+        "processor" => Ok(Role::Processor),
+        other => Err(format!(
+            "unknown role `{other}`: expected collector or processor"
         )),
     }
 }

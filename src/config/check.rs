@@ -6,11 +6,13 @@ use super::error::Problem;
 use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
 use super::model::{
-    Config, Format, Global, Mode, PluginConfig, DEFAULT_EVALUATION_INTERVAL, DEFAULT_INTERVAL,
+    Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_EVALUATION_INTERVAL,
+    DEFAULT_INTERVAL,
     DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 use super::program::{config_dir, resolve_program};
 use super::raw::{RawConfig, RawPlugin};
+use super::roles;
 use super::run_as::{self, RunAs};
 use super::sandbox::{self, SandboxKeys};
 use crate::relabel::{RawRule, Rule};
@@ -193,6 +195,7 @@ pub(crate) fn resolve(
             .or(raw_global.evaluation_interval)
             .map_or(DEFAULT_EVALUATION_INTERVAL, |d| d.0),
         external_labels: resolve_external_labels(raw_global.external_labels, &here, report),
+        processors: raw_global.processors.clone().unwrap_or_default(),
     };
     for (key_name, d) in [
         ("evaluation_interval", raw_global.evaluation_interval),
@@ -205,6 +208,10 @@ pub(crate) fn resolve(
             );
             report.report(&[key("global"), key(key_name)], message);
         }
+    }
+    let plugins_raw = raw.plugins.as_deref().unwrap_or_default();
+    for (path, why) in roles::check(plugins_raw, raw_global.processors.as_deref()) {
+        report.report(&path, why);
     }
     check_timeout(report, &here, raw_global.timeout.map(|d| d.0));
     check_interval(report, &here, raw_global.interval.map(|d| d.0));
@@ -334,7 +341,8 @@ fn resolve_plugin(
     }
     check_interval(report, here, raw.interval.map(|d| d.0));
     check_timeout(report, here, raw.timeout.map(|d| d.0));
-    if raw.format != Format::Jsonl && raw.mode == Mode::Push {
+    let mode = raw.mode.unwrap_or_default();
+    if raw.format != Format::Jsonl && mode == Mode::Push {
         report.report(
             &at(&[key("mode")]),
             format!(
@@ -386,7 +394,7 @@ fn resolve_plugin(
     PluginConfig {
         name: raw.name,
         command,
-        mode: raw.mode,
+        mode,
         format: raw.format,
         interval: raw.interval.map_or(global.interval, |d| d.0),
         timeout: raw.timeout.map_or(global.timeout, |d| d.0),
@@ -399,6 +407,12 @@ fn resolve_plugin(
         sha256,
         sandbox: sandbox.resolve(),
         relabel: relabel.into(),
+        processors: match raw.role {
+            Role::Collector => roles::resolve(raw.processors.as_deref(), &global.processors),
+            Role::Processor => Vec::new(),
+        },
+        role: raw.role,
+        on_error: raw.on_error.unwrap_or(OnError::Pass),
     }
 }
 

@@ -12,6 +12,7 @@
 //!   group: nogroup
 //!   allow_root: false     # default for every plugin's allow_root
 //!   sandbox: {preset: standard}  # default sandbox keys (see the `sandbox` module)
+//!   processors: [rollup]  # processors every collector's batches go through, after its own
 //! plugins:
 //!   - name: disk                                   # required, unique, [a-z0-9_-]{1,64}
 //!     command: ["/usr/lib/plugin-exporter/disk", "--verbose"]
@@ -27,7 +28,18 @@
 //!     allow_root: true                             # may run as root (see below)
 //!     sha256: 3b4c...                              # 64 hex digits: command[0]'s SHA-256
 //!     sandbox: {preset: strict, max_connections: 4} # overrides global.sandbox key by key
+//!     processors: [enrich]                         # processors of its batches, in order
+//!   - name: enrich
+//!     role: processor                              # collector (default) | processor
+//!     command: ["/usr/lib/plugin-exporter/enrich.py"]
+//!     on_error: pass                               # pass (default) | drop
+//!     timeout: 1s                                  # each batch's deadline
 //! ```
+//!
+//! A processor (`role: processor`) is a long-running JSON-lines plugin that collectors'
+//! batches go through (see PROTOCOL.md); it has no `mode`, `interval`, `format` other than
+//! jsonl, `processors` or `metric_relabel_configs`, and only collectors take `processors`
+//! (`roles` checks the references).
 //!
 //! `limits` (all keys optional; `null` means unlimited where an unlimited setting exists):
 //!
@@ -83,6 +95,7 @@ mod model;
 mod program;
 mod raw;
 pub mod remote_write;
+mod roles;
 mod run_as;
 mod sandbox;
 pub mod size;
@@ -93,7 +106,8 @@ pub use env::Secret;
 pub use error::{ConfigError, Problem};
 pub use limits::Limits;
 pub use model::{
-    Config, Format, Global, Mode, PluginConfig, DEFAULT_EVALUATION_INTERVAL, DEFAULT_INTERVAL,
+    Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_EVALUATION_INTERVAL,
+    DEFAULT_INTERVAL,
     DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 pub use remote_write::RemoteWriteConfig;

@@ -78,6 +78,28 @@ impl Format {
     }
 }
 
+/// What a plugin is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Answers collects with metrics, served on `/metrics`.
+    #[default]
+    Collector,
+    /// Processes collectors' batches between the collect and the scrape; serves nothing.
+    Processor,
+}
+
+/// What happens to a batch a processor failed on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// The batch goes on as the processor got it.
+    #[default]
+    Pass,
+    /// The batch is dropped: the collect serves no series.
+    Drop,
+}
+
 /// A checked configuration, with every default applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -116,6 +138,8 @@ pub struct Global {
     pub remote_write_interval: Duration,
     /// Labels added to what leaves the exporter (remote write, alerts), sorted by name.
     pub external_labels: Vec<(String, String)>,
+    /// Processors every collector's batches go through, after the collector's own.
+    pub processors: Vec<String>,
 }
 
 impl Default for Global {
@@ -131,6 +155,7 @@ impl Default for Global {
             evaluation_interval: DEFAULT_EVALUATION_INTERVAL,
             remote_write_interval: DEFAULT_EVALUATION_INTERVAL,
             external_labels: Vec::new(),
+            processors: Vec::new(),
         }
     }
 }
@@ -170,4 +195,12 @@ pub struct PluginConfig {
     pub sandbox: SandboxProfile,
     /// Relabeling of every batch: the plugin's `metric_relabel_configs`, then `global`'s.
     pub relabel: Arc<[Rule]>,
+    /// What the plugin is for.
+    pub role: Role,
+    /// For a collector: the processors its batches go through, in order (its own
+    /// `processors`, then those of `global.processors` it does not list). Empty for a
+    /// processor.
+    pub processors: Vec<String>,
+    /// For a processor: what happens to a batch it fails on.
+    pub on_error: OnError,
 }

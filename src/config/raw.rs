@@ -4,7 +4,7 @@
 use super::duration::PromDuration;
 use super::env::RawEnv;
 use super::limits::{self, RawLimits};
-use super::model::{Format, Mode};
+use super::model::{Format, Mode, OnError, Role};
 use super::remote_write::RawRemoteWrite;
 use super::sandbox::RawSandbox;
 use crate::relabel::RawRule;
@@ -40,7 +40,8 @@ impl RawConfig {
     deny_unknown_fields,
     expecting = "a mapping with the keys `timeout`, `interval`, `plugin_label`, `limits`, \
                  `user`, `group`, `allow_root`, `sandbox`, `metric_relabel_configs`, \
-                 `evaluation_interval`, `remote_write_interval` and `external_labels`"
+                 `evaluation_interval`, `remote_write_interval`, `external_labels` and \
+                 `processors`"
 )]
 pub(crate) struct RawGlobal {
     pub(crate) timeout: Option<PromDuration>,
@@ -55,6 +56,7 @@ pub(crate) struct RawGlobal {
     pub(crate) evaluation_interval: Option<PromDuration>,
     pub(crate) remote_write_interval: Option<PromDuration>,
     pub(crate) external_labels: Option<std::collections::BTreeMap<String, String>>,
+    pub(crate) processors: Option<Vec<String>>,
 }
 
 /// One entry of `plugins` as written.
@@ -66,8 +68,7 @@ pub(crate) struct RawGlobal {
 pub(crate) struct RawPlugin {
     pub(crate) name: String,
     pub(crate) command: RawCommand,
-    #[serde(default)]
-    pub(crate) mode: Mode,
+    pub(crate) mode: Option<Mode>,
     #[serde(default)]
     pub(crate) format: Format,
     pub(crate) interval: Option<PromDuration>,
@@ -87,6 +88,10 @@ pub(crate) struct RawPlugin {
     pub(crate) sha256: Option<String>,
     pub(crate) sandbox: Option<RawSandbox>,
     pub(crate) metric_relabel_configs: Option<Vec<RawRule>>,
+    #[serde(default)]
+    pub(crate) role: Role,
+    pub(crate) processors: Option<Vec<String>>,
+    pub(crate) on_error: Option<OnError>,
 }
 
 /// `command`: a list of strings; a lone string gets a message showing the list form, since

@@ -203,6 +203,30 @@ pub fn build_batch(
     }))
 }
 
+/// How many families, units and series validation would drop from `families` (checked on a
+/// copy, as [`build_batch`] would check them without relabeling). Processors' answers are
+/// compared with the batches they were sent by this count.
+pub fn count_invalid(families: &[plugin_protocol::Family], opts: &BatchOptions) -> u64 {
+    struct Count(u64);
+    impl DropSink for Count {
+        fn dropped(
+            &mut self,
+            _: super::drop_reason::DropSite<'_>,
+            _: super::drop_reason::DropReason,
+        ) {
+            self.0 += 1;
+        }
+    }
+    let plugin_label = opts.label();
+    let vopts = ValidateOptions {
+        max_labels: opts.max_labels,
+        ..ValidateOptions::with_extra_label(plugin_label.map(|l| (l, opts.plugin.as_str())))
+    };
+    let mut count = Count(0);
+    validate(families.to_vec(), &vopts, &mut count);
+    count.0
+}
+
 /// Refuses the batch at the first series breaking the label budget. Counts the plugin label,
 /// as a scraper's `label_limit` would.
 fn label_budget(

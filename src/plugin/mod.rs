@@ -4,6 +4,8 @@
 //! - [`supervisor`]: the role-agnostic lifecycle (spawn in the fence, restart with backoff,
 //!   disable/enable, stop).
 //! - [`collector`]: the collector role (answers collects with metrics).
+//! - [`processor`]: the processor role (processes collectors' batches before they are
+//!   served).
 //! - [`backoff`]: exponential backoff with jitter.
 //! - [`lines`]: a bounded line reader (a plugin cannot make us buffer without end).
 //! - [`stderr`]: a plugin's stderr forwarded into the log, rate limited.
@@ -11,8 +13,10 @@
 pub mod backoff;
 pub mod collector;
 pub mod lines;
+pub mod processor;
 pub mod stderr;
 pub mod supervisor;
 
 pub use collector::{FamilyInfo, PluginHandle, PluginStatus};
+pub use processor::ProcessorHandle;
 pub use supervisor::{State, SupervisorOptions};

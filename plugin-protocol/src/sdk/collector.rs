@@ -127,6 +127,9 @@ fn serve<R: BufRead, W: Write, C: Collector>(
                     )?,
                 }
             }
+            HostMessage::Process(_) => {
+                eprintln!("{name}: this plugin is a collector and processes no batch: configure it without `role: processor`");
+            }
             HostMessage::Shutdown(_) => return Ok(()),
         }
     }

@@ -58,11 +58,14 @@
 //!
 //! The parts, one file each: [`Batch`] and [`FamilyBuilder`] (`batch.rs`), [`Log`]
 //! (`log.rs`), [`Collector`] with [`run`] and [`run_with`] (`collector.rs`), [`Pusher`]
-//! (`pusher.rs`), and the protocol lines both kinds of plugin read and write (`wire.rs`).
+//! (`pusher.rs`), [`Processor`] with [`run_processor`] and [`run_processor_with`]
+//! (`processor.rs`, for plugins with `role: processor`), and the protocol lines every kind of
+//! plugin reads and writes (`wire.rs`).
 
 mod batch;
 mod collector;
 mod log;
+mod processor;
 mod pusher;
 #[cfg(test)]
 mod tests;
@@ -71,4 +74,5 @@ mod wire;
 pub use batch::{Batch, FamilyBuilder};
 pub use collector::{run, run_with, Collector};
 pub use log::Log;
+pub use processor::{run_processor, run_processor_with, Processor};
 pub use pusher::Pusher;

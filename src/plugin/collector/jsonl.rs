@@ -43,14 +43,21 @@ impl JsonlSession {
         let spawned = ctx.spawn().await?;
         let pid = spawned.pid;
         let opts = batch_options(ctx.config(), ctx.plugin_label());
-        let io =
-            jsonl_io::start(spawned.stdin, spawned.stdout, spawned.stderr, opts).map_err(|e| {
-                signal_group(pid, nix::sys::signal::Signal::SIGKILL);
-                Fault::new(
-                    RestartReason::SpawnFailed,
-                    format!("cannot set up the plugin's pipes: {e}"),
-                )
-            })?;
+        let processors = shared.processors.clone();
+        let io = jsonl_io::start(
+            spawned.stdin,
+            spawned.stdout,
+            spawned.stderr,
+            opts,
+            processors,
+        )
+        .map_err(|e| {
+            signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+            Fault::new(
+                RestartReason::SpawnFailed,
+                format!("cannot set up the plugin's pipes: {e}"),
+            )
+        })?;
         io.send(&HostMessage::Hello(HostHello {
             protocol: PROTOCOL_VERSION,
             name: ctx.name().to_string(),

@@ -17,6 +17,7 @@ use crate::exposition::batch::{build_batch, Batch, BatchOptions, Rejection};
 use crate::exposition::drop_reason::{describe, DropReason, DropSink, DropSite};
 use crate::exposition::validate::Drops;
 use crate::plugin::lines::{Line, LineReader};
+use crate::plugin::processor::{pipeline, ProcessorHandle};
 use crate::plugin::stderr::read_stderr;
 
 /// What the reader task reports.
@@ -65,6 +66,9 @@ pub enum ProtocolError {
     /// Not a valid message.
     #[error("{0}")]
     Json(String),
+    /// A `processed` line, which only processors send.
+    #[error("a `processed` line: only processors send it (a collector answers with `metrics`)")]
+    Processed,
 }
 
 /// What one stdout line is, decided once for the exporter and `check-plugin` alike.
@@ -98,33 +102,82 @@ pub enum LineOutcome {
 /// Parses and checks one stdout line: for `metrics`, the budgets, validation (drops go to
 /// `sink`) and rendering.
 pub fn parse_line(line: &[u8], opts: &BatchOptions, sink: &mut impl DropSink) -> LineOutcome {
+    match read_message(line, opts) {
+        Message::Batch { id, families } => LineOutcome::Metrics {
+            id,
+            batch: build_batch(families, opts, sink),
+        },
+        Message::Other(outcome) => outcome,
+    }
+}
+
+/// A stdout line read: a batch still to build, or what the line is otherwise.
+enum Message {
+    /// The families of a `metrics` line.
+    Batch {
+        id: Option<u64>,
+        families: Vec<plugin_protocol::Family>,
+    },
+    /// Any other line.
+    Other(LineOutcome),
+}
+
+/// Reads one stdout line; a `metrics` line's batch is left to the caller to build.
+fn read_message(line: &[u8], opts: &BatchOptions) -> Message {
     if line.iter().all(u8::is_ascii_whitespace) {
-        return LineOutcome::Invalid(ProtocolError::Blank);
+        return Message::Other(LineOutcome::Invalid(ProtocolError::Blank));
     }
     let msg = match PluginMessage::from_line_limited(line, opts.max_series) {
         Ok(m) => m,
         Err(LineError::TooManySamples { limit }) => {
-            return LineOutcome::Rejected(Rejection::SeriesWhileParsing { max: limit })
+            return Message::Other(LineOutcome::Rejected(Rejection::SeriesWhileParsing {
+                max: limit,
+            }))
         }
         Err(LineError::Json(e)) => {
-            return LineOutcome::Invalid(if std::str::from_utf8(line).is_err() {
-                ProtocolError::Utf8
-            } else {
-                ProtocolError::Json(e.to_string())
-            })
+            return Message::Other(LineOutcome::Invalid(
+                if std::str::from_utf8(line).is_err() {
+                    ProtocolError::Utf8
+                } else {
+                    ProtocolError::Json(e.to_string())
+                },
+            ))
         }
     };
-    match msg {
+    Message::Other(match msg {
+        PluginMessage::Metrics(m) => {
+            return Message::Batch {
+                id: m.id,
+                families: m.families,
+            }
+        }
         PluginMessage::Hello(h) => LineOutcome::Hello(h),
-        PluginMessage::Metrics(m) => LineOutcome::Metrics {
-            id: m.id,
-            batch: build_batch(m.families, opts, sink),
-        },
         PluginMessage::Error(e) => LineOutcome::Error {
             id: e.id,
             message: e.message,
         },
         PluginMessage::Log(l) => LineOutcome::Log(l.level, l.message),
+        PluginMessage::Processed(_) => LineOutcome::Invalid(ProtocolError::Processed),
+    })
+}
+
+/// Parses a line like [`parse_line`], with the families of a `metrics` line sent through
+/// `processors` before the batch is built.
+async fn parse_processed(
+    line: &[u8],
+    opts: &BatchOptions,
+    processors: &[ProcessorHandle],
+    sink: &mut impl DropSink,
+) -> LineOutcome {
+    match read_message(line, opts) {
+        Message::Batch { id, families } => LineOutcome::Metrics {
+            id,
+            batch: match pipeline::run(processors, families, opts).await {
+                Some(families) => build_batch(families, opts, sink),
+                None => Ok(Arc::new(Batch::empty())),
+            },
+        },
+        Message::Other(outcome) => outcome,
     }
 }
 
@@ -164,6 +217,7 @@ pub fn start(
     stdout: OwnedFd,
     stderr: OwnedFd,
     opts: BatchOptions,
+    processors: Arc<[ProcessorHandle]>,
 ) -> std::io::Result<Io> {
     let stdin = pipe::Sender::from_owned_fd(stdin)?;
     let stdout = pipe::Receiver::from_owned_fd(stdout)?;
@@ -172,7 +226,7 @@ pub fn start(
     let (ev_tx, ev_rx) = mpsc::channel(16);
     tokio::spawn(write_stdin(stdin, in_rx));
     tokio::spawn(read_stderr(stderr, opts.plugin.clone()));
-    tokio::spawn(read_stdout(stdout, ev_tx, opts));
+    tokio::spawn(read_stdout(stdout, ev_tx, opts, processors));
     Ok(Io {
         stdin: Some(in_tx),
         events: ev_rx,
@@ -204,14 +258,23 @@ impl DropSink for LoggedDrops {
     }
 }
 
-async fn read_stdout(pipe: pipe::Receiver, tx: mpsc::Sender<Event>, opts: BatchOptions) {
+async fn read_stdout(
+    pipe: pipe::Receiver,
+    tx: mpsc::Sender<Event>,
+    opts: BatchOptions,
+    processors: Arc<[ProcessorHandle]>,
+) {
     let mut reader = LineReader::new(pipe, opts.max_line);
     let plugin = opts.plugin.as_str();
     loop {
         let event = match reader.next_line().await {
             Ok(Some(Line::Complete(line))) => {
                 let mut sink = LoggedDrops::default();
-                let outcome = parse_line(&line, &opts, &mut sink);
+                let outcome = if processors.is_empty() {
+                    parse_line(&line, &opts, &mut sink)
+                } else {
+                    parse_processed(&line, &opts, &processors, &mut sink).await
+                };
                 if let Some(first) = &sink.first {
                     let d = &sink.drops;
                     tracing::warn!(plugin, invalid_metric = d.invalid_metric,

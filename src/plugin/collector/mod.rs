@@ -6,6 +6,9 @@
 //! - [`per_collect`]: a command run once per collect (`format: prometheus | nagios`),
 //!   through [`command_run`].
 //!
+//! With processors configured, each batch goes through them
+//! ([`crate::plugin::processor::pipeline`]) before it is built.
+//!
 //! [`answers`] matches answers to collects and completes them. Concurrent scrapes of a
 //! scrape-mode plugin share one collect (single flight): a plugin never has more than one
 //! live collect.
@@ -27,6 +30,7 @@ use tokio::time::timeout;
 use shared::Shared;
 pub use shared::{CollectError, CollectRequest, CollectResult, FamilyInfo, Outcome};
 
+use super::processor::ProcessorHandle;
 use super::supervisor::control::Control;
 use super::supervisor::fault::{Child, Fault};
 use super::supervisor::role::{Role, Session};
@@ -129,14 +133,21 @@ pub struct PluginHandle {
 }
 
 impl PluginHandle {
-    /// Starts the supervisor of one collector (its process starts right away).
-    pub fn start(cfg: PluginConfig, opts: SupervisorOptions, metrics: Arc<SelfMetrics>) -> Self {
+    /// Starts the supervisor of one collector (its process starts right away); its batches
+    /// go through `processors` in order.
+    pub fn start(
+        cfg: PluginConfig,
+        opts: SupervisorOptions,
+        metrics: Arc<SelfMetrics>,
+        processors: Arc<[ProcessorHandle]>,
+    ) -> Self {
         let shared = Arc::new(Shared {
             name: cfg.name.clone(),
             mode: cfg.mode,
             cached: Mutex::new(None),
             outcome: Mutex::new(Outcome::default()),
             metrics: metrics.clone(),
+            processors,
         });
         let timeout = cfg.timeout;
         let role = Collector {

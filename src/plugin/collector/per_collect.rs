@@ -17,6 +17,7 @@ use crate::codes::ErrorKind;
 use crate::config::Mode;
 use crate::exposition::batch::{build_batch, Batch};
 use crate::exposition::validate::Drops;
+use crate::plugin::processor::pipeline;
 use crate::plugin::stderr::read_stderr;
 use crate::plugin::supervisor::fault::Fault;
 use crate::plugin::supervisor::Context;
@@ -145,6 +146,14 @@ async fn collect(ctx: &Context, shared: &Shared, deadline: Duration) -> Outcome 
         }
     }
     let mut drops = Drops::default();
+    let families = if shared.processors.is_empty() {
+        families
+    } else {
+        match pipeline::run(&shared.processors, families, &opts).await {
+            Some(families) => families,
+            None => return Ok((Arc::new(Batch::empty()), drops)),
+        }
+    };
     let batch = build_batch(families, &opts, &mut drops).map_err(Failure::Rejected)?;
     Ok((batch, drops))
 }

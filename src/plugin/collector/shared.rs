@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use crate::codes::{ErrorKind, LimitKind};
 use crate::config::{Mode, PluginConfig};
 use crate::exposition::batch::{Batch, BatchOptions};
+use crate::plugin::processor::ProcessorHandle;
 use crate::selfmetrics::SelfMetrics;
 
 /// Why a collect produced no batch.
@@ -75,6 +76,8 @@ pub struct Shared {
     pub(crate) cached: Mutex<Option<Arc<Batch>>>,
     pub(crate) outcome: Mutex<Outcome>,
     pub(crate) metrics: Arc<SelfMetrics>,
+    /// The processors its batches go through, in order (none: built as they come).
+    pub(crate) processors: Arc<[ProcessorHandle]>,
 }
 
 impl Shared {
