@@ -52,10 +52,13 @@ fn ago(t: Option<f64>) -> String {
     }
 }
 
-/// How the plugin is doing, in one word, and the CSS class it shows in.
+/// How the plugin is doing, in one word, and the CSS class it shows in. A plugin that is not
+/// up and has restarted is crash-looping, whether this moment finds it running or waiting.
 pub fn health(s: &PluginStatus) -> (&'static str, &'static str) {
     match s.process.state {
         State::Running if s.outcome.up => ("Healthy", "ok"),
+        // Running now, but it never stays up: it keeps dying.
+        State::Running | State::Starting if s.process.restarts > 0 => ("Crash-looping", "bad"),
         State::Running => ("Failing", "bad"),
         State::Starting => ("Starting", "warn"),
         State::Restarting => ("Crash-looping", "bad"),
