@@ -59,6 +59,18 @@ pub fn check_files(config: &Path, web: Option<&Path>) -> Result<String, String> 
         Ok(cfg) => {
             summary = format!("{}: valid, {} plugins", config.display(), cfg.plugins.len());
             summary.push_str(&crate::sandbox::confine::describe(&cfg));
+            for p in &cfg.plugins {
+                if let Some(pkg) = &p.package {
+                    summary.push_str(&format!(
+                        "\n  plugin {}: package {} {} from {}, {}",
+                        p.name,
+                        pkg.name,
+                        pkg.version,
+                        pkg.dir.display(),
+                        pkg.signature
+                    ));
+                }
+            }
         }
         Err(e) => problems.push(crate::error_chain(&e)),
     }
@@ -417,4 +429,34 @@ pub async fn dashboard(
     reloader.stop_all().await;
     tags::sweep(None);
     Ok(dashboard)
+}
+
+/// `plugin-exporter plugins list`: every package under the configuration's `plugins_dirs`,
+/// one line each: name, version, roles, signature status, directory.
+pub fn list_packages(config_file: &Path) -> Result<String, ConfigError> {
+    let cfg = config::load(config_file)?;
+    let mut out = String::new();
+    for f in &cfg.packages {
+        let m = &f.manifest;
+        let used: Vec<&str> = cfg
+            .plugins
+            .iter()
+            .filter(|p| p.package.as_ref().is_some_and(|r| r.dir == f.dir))
+            .map(|p| p.name.as_str())
+            .collect();
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}{}\n",
+            m.name,
+            m.version,
+            m.roles.join(","),
+            f.signature.code(),
+            f.dir.display(),
+            if used.is_empty() {
+                String::new()
+            } else {
+                format!("\tused by {}", used.join(", "))
+            },
+        ));
+    }
+    Ok(out)
 }

@@ -94,6 +94,7 @@ pub mod exposition;
 pub mod formats;
 pub(crate) mod http;
 pub mod logging;
+pub mod package;
 pub mod plugin;
 pub mod process;
 pub mod relabel;

@@ -123,12 +123,131 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         wait: std::time::Duration,
     },
+    /// Plugin packages: list, verify, scaffold and sign them.
+    Plugins {
+        #[command(subcommand)]
+        action: PluginsCommand,
+    },
     /// Internal: kills the processes a dead exporter's plugins left behind.
     #[command(hide = true)]
     Guard {
         /// The exporter's pid.
         supervisor: u32,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginsCommand {
+    /// Every package under the configuration's plugins_dirs: version, roles, signature, where.
+    List {
+        /// The configuration file (default: `--config.file`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Checks package directories (manifest, schema, checksums, signature): exit 1 on any
+    /// problem, naming the file.
+    Verify {
+        /// Public keys (minisign, the base64 line or a `.pub` file) to check signatures with.
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// Package directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Writes a new package (manifest, schema, plugin, a test config) that passes `verify`.
+    New {
+        /// The package's name.
+        name: String,
+        /// sh or python.
+        #[arg(long, default_value = "sh")]
+        lang: String,
+        /// The plugin's role.
+        #[arg(long, default_value = "collector")]
+        role: String,
+        /// Where to write it.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Pins every file's SHA-256 in the manifest and signs it with a minisign secret key.
+    Sign {
+        /// The package directory.
+        dir: PathBuf,
+        /// The secret key file (`minisign -G` writes one).
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+fn plugins_command(action: &PluginsCommand, config_file: &std::path::Path) -> ExitCode {
+    use plugin_exporter::package;
+    match action {
+        PluginsCommand::List { config } => {
+            match app::list_packages(config.as_deref().unwrap_or(config_file)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("plugin-exporter: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        PluginsCommand::Verify { keys, dirs } => {
+            let mut trusted = Vec::new();
+            for k in keys {
+                let text = std::fs::read_to_string(k).unwrap_or_else(|_| k.clone());
+                match package::TrustedKey::parse(&text) {
+                    Ok(t) => trusted.push(t),
+                    Err(e) => {
+                        eprintln!("plugin-exporter: --key {k}: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let mut all_ok = true;
+            for d in dirs {
+                let (lines, ok) = package::cli::verify(d, &trusted);
+                for l in lines {
+                    println!("{l}");
+                }
+                all_ok &= ok;
+            }
+            if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        PluginsCommand::New {
+            name,
+            lang,
+            role,
+            dir,
+        } => match package::cli::new_package(dir, name, lang, role) {
+            Ok(path) => {
+                println!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("plugin-exporter: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        PluginsCommand::Sign { dir, key } => match package::sign::sign(dir, key) {
+            Ok(()) => {
+                println!(
+                    "signed {}",
+                    dir.join(package::manifest::SIGNATURE).display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("plugin-exporter: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -193,6 +312,9 @@ fn main() -> ExitCode {
         // The reaper's task never ends; do not wait for it.
         runtime.shutdown_background();
         return ExitCode::from(code);
+    }
+    if let Some(Command::Plugins { action }) = &cli.command {
+        return plugins_command(action, &cli.config_file);
     }
     if let Some(Command::Dashboard {
         config,

@@ -45,6 +45,10 @@ pub struct SelfMetrics {
     pub disabled: GaugeVec,
     /// Remote write, per destination.
     pub remote: RemoteMetrics,
+    /// The package each packaged plugin runs from, as labels of a constant 1.
+    package_info: GaugeVec,
+    /// The label values set in `package_info`, by plugin, to remove them with the plugin.
+    package_labels: std::sync::Mutex<std::collections::HashMap<String, [String; 3]>>,
     /// Batches a processor did not process, by kind.
     pub processor_errors: IntCounterVec,
     /// Batches a processor answered.
@@ -297,6 +301,14 @@ impl SelfMetrics {
                 &["plugin"],
             ),
             remote: RemoteMetrics::new(&registry),
+            package_info: gauge_vec(
+                &registry,
+                "plugin_exporter_plugin_package_info",
+                "The package a plugin runs from, with its version and signature status \
+                 (trusted, unsigned, unknown_signer, invalid).",
+                &["plugin", "package", "version", "signature"],
+            ),
+            package_labels: Default::default(),
             processor_errors: counter_vec(
                 &registry,
                 "plugin_exporter_processor_errors_total",
@@ -440,8 +452,38 @@ impl SelfMetrics {
             .inc();
     }
 
+    /// Sets a plugin's `package_info` (replacing what it had).
+    pub fn package_info(&self, plugin: &str, package: &str, version: &str, signature: &str) {
+        let mut labels = self
+            .package_labels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some([p, v, s]) = labels.remove(plugin) {
+            let _ = self.package_info.remove_label_values(&[plugin, &p, &v, &s]);
+        }
+        self.package_info
+            .with_label_values(&[plugin, package, version, signature])
+            .set(1.0);
+        labels.insert(
+            plugin.to_string(),
+            [
+                package.to_string(),
+                version.to_string(),
+                signature.to_string(),
+            ],
+        );
+    }
+
     /// Removes a plugin's series (it is no longer configured).
     pub fn remove_plugin(&self, plugin: &str) {
+        if let Some([p, v, s]) = self
+            .package_labels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(plugin)
+        {
+            let _ = self.package_info.remove_label_values(&[plugin, &p, &v, &s]);
+        }
         for k in ProcessorErrorKind::ALL {
             let _ = self
                 .processor_errors

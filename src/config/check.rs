@@ -7,8 +7,7 @@ use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
 use super::model::{
     Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_EVALUATION_INTERVAL,
-    DEFAULT_INTERVAL,
-    DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
+    DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 use super::program::{config_dir, resolve_program};
 use super::raw::{RawConfig, RawPlugin};
@@ -163,7 +162,7 @@ fn key(name: &str) -> Seg {
 
 /// Applies defaults and runs every check, reporting all problems found.
 pub(crate) fn resolve(
-    raw: RawConfig,
+    mut raw: RawConfig,
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     report: &mut Reporter,
@@ -220,6 +219,16 @@ pub(crate) fn resolve(
     }
 
     let base = config_dir(file);
+    let mut problems = super::packages::Problems::default();
+    let packages = super::packages::Packages::load(
+        raw.plugins_dirs.as_deref().unwrap_or_default(),
+        raw.trust.take(),
+        &base,
+        &mut problems,
+    );
+    for (path, why) in problems.0.drain(..) {
+        report.report(&path, why);
+    }
     let mut first_index: HashMap<String, usize> = HashMap::new();
     let mut plugins = Vec::new();
     for (index, plugin) in raw.plugins.into_iter().flatten().enumerate() {
@@ -249,7 +258,42 @@ pub(crate) fn resolve(
                 first_index.insert(plugin.name.clone(), index);
             }
         }
-        let plugin = resolve_plugin(plugin, &here, &global, &run_as, &base, env, report);
+        let mut plugin = plugin;
+        let mut taken = packages.fill(&mut plugin, &here, &mut problems);
+        for (path, why) in problems.0.drain(..) {
+            report.report(&path, why);
+        }
+        let (limits_base, sandbox_base) = match &mut taken {
+            Some(t) => {
+                let (l, problems) = limits::merge(t.limits.take(), &global.limits);
+                for (name, why) in problems {
+                    report.report(
+                        &[&here[..], &[key("package")]].concat(),
+                        format!("the package's limits.{name}: {why}"),
+                    );
+                }
+                let s = resolve_sandbox(t.sandbox.take(), &here, report).over(&global.sandbox);
+                (l, s)
+            }
+            None => (global.limits.clone(), global.sandbox.clone()),
+        };
+        let mut plugin = resolve_plugin(
+            plugin,
+            &here,
+            &global,
+            &limits_base,
+            &sandbox_base,
+            &run_as,
+            &base,
+            env,
+            report,
+        );
+        if let Some(t) = taken {
+            if t.restrict {
+                restrict(&mut plugin);
+            }
+            plugin.package = Some(t.package);
+        }
         plugins.push(plugin);
     }
     let mut remote_write = Vec::new();
@@ -277,6 +321,7 @@ pub(crate) fn resolve(
         global,
         plugins,
         remote_write,
+        packages: packages.into_found(),
     }
 }
 
@@ -317,17 +362,20 @@ fn resolve_external_labels(
     out
 }
 
+#[allow(clippy::too_many_arguments)] // each is one layer of the plugin's defaults
 fn resolve_plugin(
     raw: RawPlugin,
     here: &[Seg],
     global: &Global,
+    limits_base: &Limits,
+    sandbox_base: &SandboxKeys,
     global_run_as: &Option<RunAs>,
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     report: &mut Reporter,
 ) -> PluginConfig {
     let at = |more: &[Seg]| [here, more].concat();
-    let mut command = raw.command.0;
+    let mut command = raw.command.map(|c| c.0).unwrap_or_default();
     match command.first_mut() {
         None => report.report(
             &at(&[key("command")]),
@@ -372,7 +420,7 @@ fn resolve_plugin(
             report.report(&at(&[key("working_dir")]), why);
         }
     }
-    let limits = resolve_limits(raw.limits, &global.limits, here, report);
+    let limits = resolve_limits(raw.limits, limits_base, here, report);
     // A plugin that mentions user or group (even as null) takes neither from global.
     let run_as = match (&raw.user, &raw.group) {
         (None, None) => global_run_as.clone(),
@@ -388,7 +436,7 @@ fn resolve_plugin(
             .map_err(|why| report.report(&at(&[key("sha256")]), why))
             .ok()
     });
-    let sandbox = resolve_sandbox(raw.sandbox, here, report).over(&global.sandbox);
+    let sandbox = resolve_sandbox(raw.sandbox, here, report).over(sandbox_base);
     let mut relabel = resolve_relabel(raw.metric_relabel_configs, here, report);
     relabel.extend(global.metric_relabel_configs.iter().cloned());
     PluginConfig {
@@ -407,6 +455,7 @@ fn resolve_plugin(
         sha256,
         sandbox: sandbox.resolve(),
         relabel: relabel.into(),
+        package: None,
         processors: match raw.role {
             Role::Collector => roles::resolve(raw.processors.as_deref(), &global.processors),
             Role::Processor => Vec::new(),
@@ -414,6 +463,24 @@ fn resolve_plugin(
         role: raw.role,
         on_error: raw.on_error.unwrap_or(OnError::Pass),
     }
+}
+
+/// `trust.unsigned: restrict`: the strictest limits and sandbox the exporter sets, whatever
+/// the package or the entry asked for.
+fn restrict(plugin: &mut PluginConfig) {
+    let raw: limits::RawLimits = yaml_serde::from_str(crate::package::RESTRICTED_LIMITS)
+        .expect("the restricted limits parse");
+    let (strict, _) = limits::merge(Some(raw), &Limits::default());
+    plugin.limits = Limits {
+        max_series: plugin.limits.max_series,
+        max_line: plugin.limits.max_line,
+        max_labels: plugin.limits.max_labels,
+        ..strict
+    };
+    let raw: sandbox::RawSandbox =
+        yaml_serde::from_str("{preset: strict}").expect("the strict preset parses");
+    let (keys, _) = sandbox::check(Some(raw));
+    plugin.sandbox = keys.resolve();
 }
 
 /// Compiles `metric_relabel_configs` at `here`, reporting each refused rule at its key.

@@ -92,6 +92,7 @@ mod lenient;
 mod limits;
 mod locate;
 mod model;
+mod packages;
 mod program;
 mod raw;
 pub mod remote_write;
@@ -107,8 +108,7 @@ pub use error::{ConfigError, Problem};
 pub use limits::Limits;
 pub use model::{
     Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_EVALUATION_INTERVAL,
-    DEFAULT_INTERVAL,
-    DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
+    DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 pub use remote_write::RemoteWriteConfig;
 pub use run_as::RunAs;

@@ -109,6 +109,8 @@ pub struct Config {
     pub plugins: Vec<PluginConfig>,
     /// Where to push every plugin's series.
     pub remote_write: Vec<RemoteWriteConfig>,
+    /// Every package found under `plugins_dirs`, judged with `trust`'s keys.
+    pub packages: Vec<crate::package::Found>,
 }
 
 /// Default of `global.evaluation_interval`, Prometheus's.
@@ -195,6 +197,8 @@ pub struct PluginConfig {
     pub sandbox: SandboxProfile,
     /// Relabeling of every batch: the plugin's `metric_relabel_configs`, then `global`'s.
     pub relabel: Arc<[Rule]>,
+    /// The package it runs from, when its entry names one.
+    pub package: Option<crate::package::PackageRef>,
     /// What the plugin is for.
     pub role: Role,
     /// For a collector: the processors its batches go through, in order (its own

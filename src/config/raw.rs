@@ -16,7 +16,8 @@ use std::path::PathBuf;
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a mapping with the keys `global`, `plugins` and `remote_write`"
+    expecting = "a mapping with the keys `global`, `plugins`, `remote_write`, `plugins_dirs` \
+                 and `trust`"
 )]
 pub(crate) struct RawConfig {
     #[serde(default)]
@@ -25,6 +26,10 @@ pub(crate) struct RawConfig {
     pub(crate) plugins: Option<Vec<RawPlugin>>,
     #[serde(default)]
     pub(crate) remote_write: Option<Vec<RawRemoteWrite>>,
+    #[serde(default)]
+    pub(crate) plugins_dirs: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    pub(crate) trust: Option<super::packages::RawTrust>,
 }
 
 impl RawConfig {
@@ -63,11 +68,14 @@ pub(crate) struct RawGlobal {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a plugin: a mapping with at least `name` and `command`"
+    expecting = "a plugin: a mapping with at least `name` and `command` (or `package`)"
 )]
 pub(crate) struct RawPlugin {
     pub(crate) name: String,
-    pub(crate) command: RawCommand,
+    #[serde(default)]
+    pub(crate) command: Option<RawCommand>,
+    pub(crate) package: Option<String>,
+    pub(crate) version: Option<String>,
     pub(crate) mode: Option<Mode>,
     #[serde(default)]
     pub(crate) format: Format,

@@ -168,6 +168,20 @@ fn events_table(events: &[Event], limit: usize, out: &mut String) {
     out.push_str("</table>\n");
 }
 
+/// The sandbox summary, with the package and its signature status when there is one.
+fn package_line(p: &crate::plugin::supervisor::Status) -> String {
+    match &p.package {
+        Some(pkg) => format!(
+            "{}; package {} {} ({})",
+            p.sandbox_summary(),
+            pkg["name"].as_str().unwrap_or(""),
+            pkg["version"].as_str().unwrap_or(""),
+            pkg["signature"].as_str().unwrap_or("")
+        ),
+        None => p.sandbox_summary(),
+    }
+}
+
 /// The status page: every plugin's state and figures, its last hour, and recent events.
 pub fn overview(
     plugins: &[PluginHandle],
@@ -213,7 +227,7 @@ pub fn overview(
             escape(&memory_against_limit(s)),
             human(p.usage.cpu_seconds, Unit::Seconds),
             escape(&cut(p.last_error.as_deref().unwrap_or(""), ERROR_CHARS)),
-            escape(&p.sandbox_summary()),
+            escape(&package_line(p)),
             name = escape(&p.name),
         );
     }

@@ -82,6 +82,20 @@ impl Context {
         if let Some(error) = checksum_problem(cfg.sha256, &cfg.command[0]).await {
             return Err(Fault::new(RestartReason::Checksum, error));
         }
+        if let Some(p) = &cfg.package {
+            let (dir, manifest) = (p.dir.clone(), p.manifest.clone());
+            let problem = tokio::task::spawn_blocking(move || {
+                crate::package::trust::files_problem(&dir, &manifest)
+            })
+            .await
+            .unwrap_or_else(|e| Some(e.to_string()));
+            if let Some(error) = problem {
+                return Err(Fault::new(
+                    RestartReason::Checksum,
+                    format!("package {} {}: {error}; not starting it", p.name, p.version),
+                ));
+            }
+        }
         let spec = self
             .spawn_spec()
             .map_err(|e| Fault::new(RestartReason::SpawnFailed, e))?;

@@ -62,6 +62,9 @@ pub struct Status {
     pub usage: Usage,
     /// The effective sandbox profile, and what the kernel could not enforce of it.
     pub sandbox: serde_json::Value,
+    /// The package it runs from (name, version, signature status, directory), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<serde_json::Value>,
 }
 
 impl Status {
@@ -158,7 +161,16 @@ impl Core {
             }),
             usage: Usage::default(),
             sandbox: sandbox_json(&cfg.sandbox),
+            package: cfg.package.as_ref().map(|p| {
+                serde_json::json!({
+                    "name": p.name, "version": p.version, "signature": p.signature.code(),
+                    "signature_detail": p.signature.to_string(), "dir": p.dir,
+                })
+            }),
         };
+        if let Some(p) = &cfg.package {
+            metrics.package_info(&cfg.name, &p.name, &p.version, p.signature.code());
+        }
         Core {
             cfg,
             status: Mutex::new(status),
