@@ -18,6 +18,8 @@ pub struct PluginCatalog {
     pub name: String,
     /// Its families from the last successful collect.
     pub families: Vec<FamilyInfo>,
+    /// Panels its package ships (Grafana panel JSON), placed in its row.
+    pub panels: Vec<Value>,
 }
 
 /// The selector every query of a plugin's panel carries.
@@ -209,6 +211,24 @@ pub fn dashboard(plugins: &[PluginCatalog], plugin_label: &str) -> Value {
                 i += 1;
             }
         }
+        for (k, shipped) in p.panels.iter().enumerate() {
+            let mut panel = shipped.clone();
+            if let Some(obj) = panel.as_object_mut() {
+                obj.insert(
+                    "id".into(),
+                    json!(panel_id(&format!("{}/package/{k}", p.name))),
+                );
+                let (w, h) = (12, 8);
+                obj.insert(
+                    "gridPos".into(),
+                    json!({"h": h, "w": w, "x": (i % 2) * 12, "y": y + (i / 2) * 8}),
+                );
+                obj.entry("datasource")
+                    .or_insert(json!({"type": "prometheus", "uid": "${datasource}"}));
+            }
+            panels.push(panel);
+            i += 1;
+        }
         y += i.div_ceil(2) * 8;
     }
     json!({
@@ -257,6 +277,9 @@ mod tests {
             families: vec![
                 fam("io_total", MetricType::Counter),
                 fam("lat_seconds", MetricType::Histogram),
+            ],
+            panels: vec![
+                json!({"type": "stat", "title": "Shipped", "targets": [{"expr": "up", "refId": "A"}]}),
             ],
         }];
         let d = dashboard(&cat, "plugin");

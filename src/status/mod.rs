@@ -19,6 +19,15 @@ pub fn catalog(plugins: &[PluginHandle], only: Option<&str>) -> Vec<dashboard::P
         .map(|p| dashboard::PluginCatalog {
             name: p.name().to_string(),
             families: p.status().outcome.families,
+            panels: p
+                .config()
+                .package
+                .as_ref()
+                .and_then(|pkg| pkg.manifest.dashboard.as_ref())
+                .and_then(|d| d.get("panels"))
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default(),
         })
         .collect()
 }
