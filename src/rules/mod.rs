@@ -23,7 +23,7 @@ pub mod value;
 #[cfg(test)]
 mod tests;
 
-pub use check::check;
+pub use check::{check, parse};
 pub use error::{EvalError, StoreError, Unsupported};
 pub use eval::Engine;
 pub use store::Store;
