@@ -192,7 +192,10 @@ impl<'a> Engine<'a> {
             Expr::Binary(b) => {
                 let lhs = self.eval(&b.lhs, t)?;
                 let rhs = self.eval(&b.rhs, t)?;
-                binary(&b.op.to_string(), lhs, rhs, b.modifier.as_ref(), t)
+                match binary(&b.op.to_string(), lhs, rhs, b.modifier.as_ref(), t)? {
+                    Value::InstantVector(v) => Ok(Value::InstantVector(unique(v)?)),
+                    other => Ok(other),
+                }
             }
             Expr::Call(c) => self.call(c.func.name, &c.args.args, t),
             Expr::Extension(_) => Err(EvalError::Invalid("extension expressions".into())),

@@ -5,6 +5,12 @@
 //! does not evaluate exactly is refused by the check, by name; `@` and native
 //! histograms among it.
 //!
+//! Windows follow Prometheus 3: an instant selector takes the latest sample in
+//! `(t - 5m, t]`, a range selector the samples in `(t - range, t]`, and a subquery's steps
+//! are the multiples of its step in `(t - range, t]` (all less the offset); a series whose
+//! latest sample is a stale marker ([`value::STALE_NAN_BITS`]) is not returned.
+//! Use [`check::parse`] to parse, so that `holt_winters` is refused by name.
+//!
 //! Files depend one way: `eval` on `aggregate`, `binary`, `functions`, `histogram`,
 //! `range_fns` and `check`; those on `stats`, `value` and `error`; `store` on `value`.
 

@@ -706,6 +706,11 @@ fn set_operators() {
         eval_err(&d, "abs({x=\"1\"})", 0.0),
         "vector cannot contain metrics with the same labelset"
     );
+    assert_eq!(
+        eval_err(&d, "{x=\"1\"} * 2", 0.0),
+        "vector cannot contain metrics with the same labelset"
+    );
+    eval(&d, "{x=\"1\"} > 1", 0.0, &[("m2{x=\"1\"}", 2.0)]);
     eval(
         &d,
         "last_over_time({x=\"1\"}[1m])",
