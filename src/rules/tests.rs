@@ -1028,3 +1028,58 @@ fn unsupported_constructs_are_refused_before_evaluation() {
         );
     }
 }
+
+#[test]
+fn nan_and_inf_rules() {
+    let s = load(
+        60,
+        r#"
+        n NaN 1 NaN NaN 3
+        i Inf 1 -Inf
+        d 10-2x4
+        gap 1 _x3 5
+        "#,
+    );
+    let t = 4.0 * M;
+    eval(&s, "max_over_time(n[5m])", t, &[("{}", 3.0)]);
+    eval(&s, "min_over_time(n[5m])", t, &[("{}", 1.0)]);
+    eval(&s, "sum_over_time(n[5m])", t, &[("{}", f64::NAN)]);
+    // NaN to NaN is no change; NaN to a number and back are.
+    eval(&s, "changes(n[5m])", t, &[("{}", 3.0)]);
+    eval(&s, "count_over_time(n[5m])", t, &[("{}", 5.0)]);
+    eval(&s, "n", 3.0 * M, &[("n{}", f64::NAN)]);
+    eval(&s, "n == n", 3.0 * M, &[]);
+    eval(&s, "n != bool n", 3.0 * M, &[("{}", 1.0)]);
+    eval(
+        &s,
+        "max_over_time(i[5m])",
+        2.0 * M,
+        &[("{}", f64::INFINITY)],
+    );
+    eval(
+        &s,
+        "min_over_time(i[5m])",
+        2.0 * M,
+        &[("{}", f64::NEG_INFINITY)],
+    );
+    eval(&s, "avg_over_time(i[5m])", 2.0 * M, &[("{}", f64::NAN)]);
+    eval(&s, "i * 0", 0.0, &[("{}", f64::NAN)]);
+    eval(&s, "i - i", 0.0, &[("{}", f64::NAN)]);
+    eval(&s, "-i", 2.0 * M, &[("{}", f64::INFINITY)]);
+    // A falling gauge: delta is negative; as a counter every step is a reset.
+    eval(&s, "delta(d[5m])", t, &[("{}", -8.0 * 300.0 / 240.0)]);
+    eval(&s, "resets(d[5m])", t, &[("{}", 4.0)]);
+    eval(&s, "d", t, &[("d{}", 2.0)]);
+    // Missing samples: the lookback carries the last one.
+    eval(&s, "gap", 3.0 * M, &[("gap{}", 1.0)]);
+    eval(&s, "count_over_time(gap[5m])", t, &[("{}", 2.0)]);
+}
+
+#[test]
+fn retention_trim_forgets_old_samples() {
+    let mut s = load(60, "m 1 2 3 4");
+    eval(&s, "count_over_time(m[10m])", 3.0 * M, &[("{}", 4.0)]);
+    s.trim(120_000);
+    eval(&s, "count_over_time(m[10m])", 3.0 * M, &[("{}", 2.0)]);
+    eval(&s, "m offset 2m", 3.0 * M, &[]);
+}
