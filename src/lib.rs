@@ -44,6 +44,7 @@
 //! - [`relabel`]: Prometheus's relabel rules (`metric_relabel_configs`,
 //!   `write_relabel_configs`) and the label set they work on.
 //! - [`logging`]: tracing-subscriber setup, logfmt or JSON.
+//! - [`rules`]: the PromQL engine for rules (parse, check, evaluate over an in-memory store).
 //!
 //! The wire types live in the `plugin-protocol` crate, with the normative `PROTOCOL.md`.
 //!
@@ -100,6 +101,7 @@ pub mod process;
 pub mod relabel;
 pub(crate) mod reload;
 pub mod remote_write;
+pub mod rules;
 pub mod sandbox;
 pub mod scrape;
 pub mod selfmetrics;
