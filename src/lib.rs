@@ -10,6 +10,8 @@
 //! - `http`: the hyper server: routes and headers for `/metrics`, the landing page,
 //!   health, readiness, reload and the JSON API. `web`: `--web.config.file` (TLS, basic
 //!   auth, response headers). `systemd`: sd_notify and socket activation.
+//! - [`status`]: the status page and per-plugin pages (with their last hour,
+//!   [`status::history`]) and the generated Grafana dashboard.
 //! - [`remote_write`]: pushes what a scrape would serve to `remote_write` destinations on
 //!   an interval (series, queue shards, HTTP client, delivery with retries).
 //! - [`scrape`]: one scrape: concurrent collects, usage refresh, the exporter's own metrics,
@@ -41,6 +43,8 @@
 //!   text 0.0.4 and OpenMetrics encoders and parser, gzip members, the merge. [`formats`]:
 //!   other plugin output formats (Nagios checks).
 //! - [`config`]: the YAML configuration, every check done before anything starts.
+//! - [`package`]: plugin packages: manifests, minisign signatures and pinned files, scanning
+//!   `plugins_dirs`, and the `plugins verify|new|sign` commands.
 //! - [`relabel`]: Prometheus's relabel rules (`metric_relabel_configs`,
 //!   `write_relabel_configs`) and the label set they work on.
 //! - [`logging`]: tracing-subscriber setup, logfmt or JSON.

@@ -69,7 +69,7 @@ fn unknown_key_in_a_plugin_is_refused_with_file_line_and_key() {
         "global:\n  timeout: 5s\nplugins:\n  - name: disk\n    command: [./plugin]\n    timeot: 3s\n",
     );
     let expected = "plugins[disk].timeot: unknown field `timeot`, expected one of `name`, \
-        `command`, `mode`, `format`, `interval`, `timeout`, `config`, `env`, `working_dir`, \
+        `command`, `package`, `version`, `mode`, `format`, `interval`, `timeout`, `config`, `env`, `working_dir`, \
         `limits`, `user`, `group`, `allow_root`, `sha256`, `sandbox`, `metric_relabel_configs`, \
         `role`, `processors`, `on_error`";
     assert_eq!(text, format!("{}{expected}", fx.at(6, 5)));
@@ -87,7 +87,7 @@ fn unknown_key_in_global_and_at_the_top() {
 
     let text = fx.refuse("plugins: []\nscrape_configs: []\n");
     let expected = "scrape_configs: unknown field `scrape_configs`, expected one of `global`, \
-        `plugins`, `remote_write`";
+        `plugins`, `remote_write`, `plugins_dirs`, `trust`";
     assert_eq!(text, format!("{}{expected}", fx.at(2, 1)));
 }
 
@@ -142,7 +142,8 @@ fn bad_durations_name_the_value_and_the_form() {
 fn missing_empty_and_unlisted_commands_are_refused() {
     let fx = Fixture::new();
     let text = fx.refuse("plugins:\n  - name: disk\n    mode: push\n");
-    let expected = "plugins[disk].command: missing field `command`";
+    let expected = "plugins[disk]: missing `command`: give the plugin's program, e.g. \
+        [\"/path/to/plugin\"], or the `package` it comes from";
     assert_eq!(text, format!("{}{expected}", fx.at(2, 5)));
 
     let text = fx.refuse("plugins:\n  - name: disk\n    command: []\n");

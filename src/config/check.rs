@@ -185,7 +185,7 @@ pub(crate) fn resolve(
         limits,
         allow_root: raw_global.allow_root.unwrap_or(false),
         sandbox: resolve_sandbox(raw_global.sandbox, &here, report),
-        metric_relabel_configs: resolve_relabel(raw_global.metric_relabel_configs, &here, report),
+        metric_relabel_configs: relabel_rules(raw_global.metric_relabel_configs, &here, report),
         evaluation_interval: raw_global
             .evaluation_interval
             .map_or(DEFAULT_EVALUATION_INTERVAL, |d| d.0),
@@ -193,7 +193,14 @@ pub(crate) fn resolve(
             .remote_write_interval
             .or(raw_global.evaluation_interval)
             .map_or(DEFAULT_EVALUATION_INTERVAL, |d| d.0),
-        external_labels: resolve_external_labels(raw_global.external_labels, &here, report),
+        external_labels: {
+            let (labels, problems) =
+                super::remote_write::external_labels(raw_global.external_labels, &here);
+            for (path, why) in problems {
+                report.report(&path, why);
+            }
+            labels
+        },
         processors: raw_global.processors.clone().unwrap_or_default(),
     };
     for (key_name, d) in [
@@ -290,32 +297,15 @@ pub(crate) fn resolve(
         );
         if let Some(t) = taken {
             if t.restrict {
-                restrict(&mut plugin);
+                super::packages::restrict(&mut plugin);
             }
             plugin.package = Some(t.package);
         }
         plugins.push(plugin);
     }
-    let mut remote_write = Vec::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
-    for (index, raw) in raw.remote_write.into_iter().flatten().enumerate() {
-        let here = [key("remote_write"), Seg::Index(index)];
-        let (resolved, problems) = super::remote_write::resolve(raw, env);
-        for (at, message) in problems {
-            report.report(&[&here[..], &key_path(&at)].concat(), message);
-        }
-        if let Some(rw) = resolved {
-            if let Some(first) = names.insert(rw.name.clone(), index) {
-                report.report(
-                    &[&here[..], &[key("name")]].concat(),
-                    format!(
-                        "duplicate remote_write name `{}`, first used by remote_write[{first}]",
-                        rw.name
-                    ),
-                );
-            }
-            remote_write.push(rw);
-        }
+    let (remote_write, problems) = super::remote_write::resolve_all(raw.remote_write, env);
+    for (path, why) in problems {
+        report.report(&path, why);
     }
     Config {
         global,
@@ -323,43 +313,6 @@ pub(crate) fn resolve(
         remote_write,
         packages: packages.into_found(),
     }
-}
-
-/// `a.b[2].c` as path steps.
-fn key_path(at: &str) -> Vec<Seg> {
-    let mut out = Vec::new();
-    for part in at.split('.') {
-        match part.split_once('[') {
-            Some((k, rest)) => {
-                out.push(key(k));
-                if let Ok(i) = rest.trim_end_matches(']').parse() {
-                    out.push(Seg::Index(i));
-                }
-            }
-            None => out.push(key(part)),
-        }
-    }
-    out
-}
-
-/// `external_labels`: valid label names not starting with `__`, values not empty.
-fn resolve_external_labels(
-    raw: Option<std::collections::BTreeMap<String, String>>,
-    here: &[Seg],
-    report: &mut Reporter,
-) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (name, value) in raw.into_iter().flatten() {
-        let path = [here, &[key("external_labels"), key(&name)]].concat();
-        if !crate::relabel::rule::is_label_name(&name) || name.starts_with("__") {
-            report.report(&path, format!("invalid external label name `{name}`"));
-        } else if value.is_empty() {
-            report.report(&path, format!("external label `{name}` has an empty value"));
-        } else {
-            out.push((name, value));
-        }
-    }
-    out
 }
 
 #[allow(clippy::too_many_arguments)] // each is one layer of the plugin's defaults
@@ -375,8 +328,14 @@ fn resolve_plugin(
     report: &mut Reporter,
 ) -> PluginConfig {
     let at = |more: &[Seg]| [here, more].concat();
+    let given = raw.command.is_some();
     let mut command = raw.command.map(|c| c.0).unwrap_or_default();
     match command.first_mut() {
+        None if !given => report.report(
+            here,
+            "missing `command`: give the plugin's program, e.g. [\"/path/to/plugin\"], \
+             or the `package` it comes from",
+        ),
         None => report.report(
             &at(&[key("command")]),
             "command must not be empty: give the plugin's program first, \
@@ -437,7 +396,7 @@ fn resolve_plugin(
             .ok()
     });
     let sandbox = resolve_sandbox(raw.sandbox, here, report).over(sandbox_base);
-    let mut relabel = resolve_relabel(raw.metric_relabel_configs, here, report);
+    let mut relabel = relabel_rules(raw.metric_relabel_configs, here, report);
     relabel.extend(global.metric_relabel_configs.iter().cloned());
     PluginConfig {
         name: raw.name,
@@ -465,61 +424,14 @@ fn resolve_plugin(
     }
 }
 
-/// `trust.unsigned: restrict`: the strictest limits and sandbox the exporter sets, whatever
-/// the package or the entry asked for.
-fn restrict(plugin: &mut PluginConfig) {
-    let raw: limits::RawLimits = yaml_serde::from_str(crate::package::RESTRICTED_LIMITS)
-        .expect("the restricted limits parse");
-    let (strict, _) = limits::merge(Some(raw), &Limits::default());
-    plugin.limits = Limits {
-        max_series: plugin.limits.max_series,
-        max_line: plugin.limits.max_line,
-        max_labels: plugin.limits.max_labels,
-        ..strict
-    };
-    let raw: sandbox::RawSandbox =
-        yaml_serde::from_str("{preset: strict}").expect("the strict preset parses");
-    let (keys, _) = sandbox::check(Some(raw));
-    plugin.sandbox = keys.resolve();
-}
-
 /// Compiles `metric_relabel_configs` at `here`, reporting each refused rule at its key.
-fn resolve_relabel(raw: Option<Vec<RawRule>>, here: &[Seg], report: &mut Reporter) -> Vec<Rule> {
-    let mut rules = Vec::new();
-    for (index, raw) in raw.into_iter().flatten().enumerate() {
-        match Rule::compile(&raw) {
-            Ok(rule) => rules.push(rule),
-            Err(e) => {
-                let field = if raw_has(&raw, e.field) {
-                    Some(key(e.field))
-                } else {
-                    None
-                };
-                let path: Vec<Seg> = [here, &[key("metric_relabel_configs"), Seg::Index(index)]]
-                    .concat()
-                    .into_iter()
-                    .chain(field)
-                    .collect();
-                report.report(&path, format!("relabel rule {index}: {e}"));
-            }
-        }
+fn relabel_rules(raw: Option<Vec<RawRule>>, here: &[Seg], report: &mut Reporter) -> Vec<Rule> {
+    let mut problems = Vec::new();
+    let rules = super::relabel_keys::resolve_relabel(raw, here, &mut problems);
+    for (path, why) in problems {
+        report.report(&path, why);
     }
     rules
-}
-
-/// Whether the rule as written has `field`, so a problem points at its line when it does
-/// (a missing `target_label` points at the rule).
-fn raw_has(raw: &RawRule, field: &str) -> bool {
-    match field {
-        "source_labels" => raw.source_labels.is_some(),
-        "separator" => raw.separator.is_some(),
-        "regex" => raw.regex.is_some(),
-        "modulus" => raw.modulus.is_some(),
-        "target_label" => raw.target_label.is_some(),
-        "replacement" => raw.replacement.is_some(),
-        "action" => raw.action.is_some(),
-        _ => false,
-    }
 }
 
 /// Merges `limits` at `here` over `base`, reporting each bad value at its key.

@@ -124,12 +124,12 @@ mod tests {
 
     #[test]
     fn a_missing_key_ends_the_rounds_with_what_was_found() {
-        let text = "global:\n  timeout: 5x\nplugins:\n  - name: a\n";
+        let text = "global:\n  timeout: 5x\nplugins:\n  - command: [/bin/true]\n";
         let (raw, problems) = read(text);
         assert!(raw.is_none());
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(
-            problems[1].message.contains("missing field `command`"),
+            problems[1].message.contains("missing field `name`"),
             "{problems:?}"
         );
     }

@@ -95,6 +95,7 @@ mod model;
 mod packages;
 mod program;
 mod raw;
+mod relabel_keys;
 pub mod remote_write;
 mod roles;
 mod run_as;
@@ -150,7 +151,12 @@ pub fn parse_str(
     };
     let mut report = check::Reporter::new(text, raw.names());
     let config = check::resolve(raw, file, env, &mut report);
-    problems.extend(report.into_problems());
+    // A key the lenient reader left out is not reported again as missing.
+    let left_out: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+    problems.extend(report.into_problems().into_iter().filter(|p| {
+        !(p.message.starts_with("missing `command`")
+            && left_out.contains(&format!("{}.command", p.key)))
+    }));
     match problems {
         problems if problems.is_empty() => Ok(config),
         problems => Err(invalid(problems)),

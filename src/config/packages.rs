@@ -6,24 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use super::limits::RawLimits;
 use super::locate::Seg;
-use super::raw::{RawCommand, RawPlugin};
+use super::raw::{RawCommand, RawPlugin, RawTrust};
 use super::sandbox::RawSandbox;
 use crate::package::scan::{choose, scan};
 use crate::package::{Found, PackageRef, TrustedKey, Unsigned};
-
-/// `trust:` as written.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawTrust {
-    #[serde(default)]
-    pub(crate) keys: Vec<String>,
-    #[serde(default)]
-    pub(crate) unsigned: Unsigned,
-}
 
 /// The packages of `plugins_dirs` and the trust settings, read once per config load.
 pub(crate) struct Packages {
@@ -267,4 +255,22 @@ fn instance_is_array_at(root: &serde_json::Value, path: &[Seg]) -> bool {
         };
     }
     v.is_array()
+}
+
+/// `trust.unsigned: restrict`: the strictest limits and sandbox the exporter sets, whatever
+/// the package or the entry asked for.
+pub(crate) fn restrict(plugin: &mut super::model::PluginConfig) {
+    let raw: super::limits::RawLimits = yaml_serde::from_str(crate::package::RESTRICTED_LIMITS)
+        .expect("the restricted limits parse");
+    let (strict, _) = super::limits::merge(Some(raw), &super::limits::Limits::default());
+    plugin.limits = super::limits::Limits {
+        max_series: plugin.limits.max_series,
+        max_line: plugin.limits.max_line,
+        max_labels: plugin.limits.max_labels,
+        ..strict
+    };
+    let raw: super::sandbox::RawSandbox =
+        yaml_serde::from_str("{preset: strict}").expect("the strict preset parses");
+    let (keys, _) = super::sandbox::check(Some(raw));
+    plugin.sandbox = keys.resolve();
 }

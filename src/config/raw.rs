@@ -29,7 +29,7 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) plugins_dirs: Option<Vec<PathBuf>>,
     #[serde(default)]
-    pub(crate) trust: Option<super::packages::RawTrust>,
+    pub(crate) trust: Option<RawTrust>,
 }
 
 impl RawConfig {
@@ -173,4 +173,14 @@ impl<'de> serde::de::Visitor<'de> for RawParamsVisitor {
         }
         Ok(RawParams(object))
     }
+}
+
+/// `trust:` as written.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrust {
+    #[serde(default)]
+    pub(crate) keys: Vec<String>,
+    #[serde(default)]
+    pub(crate) unsigned: crate::package::Unsigned,
 }

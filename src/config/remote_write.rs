@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::duration::PromDuration;
 use super::env::{expand, Secret};
+use super::locate::Seg;
 use crate::relabel::{RawRule, Rule};
 
 /// `remote_write[]` as written.
@@ -451,6 +452,80 @@ pub(crate) fn resolve(
         queue,
     };
     (problems.is_empty().then_some(config), problems)
+}
+
+/// Problems, each with the path of its key.
+pub(crate) type KeyProblems = Vec<(Vec<Seg>, String)>;
+
+fn key(name: &str) -> Seg {
+    Seg::Key(name.to_string())
+}
+
+/// `a.b[2].c` as path steps.
+fn key_path(at: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in at.split('.') {
+        match part.split_once('[') {
+            Some((k, rest)) => {
+                out.push(key(k));
+                if let Ok(i) = rest.trim_end_matches(']').parse() {
+                    out.push(Seg::Index(i));
+                }
+            }
+            None => out.push(key(part)),
+        }
+    }
+    out
+}
+
+/// Every `remote_write` destination, resolved; each problem with its path.
+pub(crate) fn resolve_all(
+    raw: Option<Vec<RawRemoteWrite>>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<RemoteWriteConfig>, KeyProblems) {
+    let mut out = Vec::new();
+    let mut report = Vec::new();
+    let mut names: std::collections::HashMap<String, usize> = Default::default();
+    for (index, raw) in raw.into_iter().flatten().enumerate() {
+        let here = [key("remote_write"), Seg::Index(index)];
+        let (resolved, problems) = resolve(raw, env);
+        for (at, message) in problems {
+            report.push(([&here[..], &key_path(&at)].concat(), message));
+        }
+        if let Some(rw) = resolved {
+            if let Some(first) = names.insert(rw.name.clone(), index) {
+                report.push((
+                    [&here[..], &[key("name")]].concat(),
+                    format!(
+                        "duplicate remote_write name `{}`, first used by remote_write[{first}]",
+                        rw.name
+                    ),
+                ));
+            }
+            out.push(rw);
+        }
+    }
+    (out, report)
+}
+
+/// `global.external_labels`: valid label names not starting with `__`, values not empty.
+pub(crate) fn external_labels(
+    raw: Option<BTreeMap<String, String>>,
+    here: &[Seg],
+) -> (Vec<(String, String)>, KeyProblems) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for (name, value) in raw.into_iter().flatten() {
+        let path = [here, &[key("external_labels"), key(&name)]].concat();
+        if !crate::relabel::rule::is_label_name(&name) || name.starts_with("__") {
+            problems.push((path, format!("invalid external label name `{name}`")));
+        } else if value.is_empty() {
+            problems.push((path, format!("external label `{name}` has an empty value")));
+        } else {
+            out.push((name, value));
+        }
+    }
+    (out, problems)
 }
 
 #[cfg(test)]
