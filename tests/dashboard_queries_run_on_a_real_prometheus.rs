@@ -3,7 +3,7 @@
 //! `dashboard` command gives the same panels as the endpoint.
 mod common;
 use common::*;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const DATA: &str = r#"{"type":"metrics","families":[
@@ -13,33 +13,10 @@ const DATA: &str = r#"{"type":"metrics","families":[
 {"name":"size_bytes","type":"summary","help":"Sizes.","samples":[{"quantiles":[{"quantile":0.5,"value":10}],"sum":30,"count":3}]}
 ]}"#;
 
-struct Prom(std::process::Child);
-impl Drop for Prom {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// (status, result count) of an instant query; `None` while Prometheus does not answer.
-fn query(prom: &str, q: &str) -> Option<(String, usize, String)> {
-    let r = try_http_request(
-        prom,
-        "GET",
-        &format!("/api/v1/query?query={}", encode(q)),
-        &[],
-    )
-    .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+/// (status, result count, error) of an instant query; `None` while Prometheus does not
+/// answer.
+fn query(prom: &Prometheus, q: &str) -> Option<(String, usize, String)> {
+    let v = prom.query(q)?;
     let n = v["data"]["result"].as_array().map_or(0, Vec::len);
     Some((
         v["status"].as_str()?.to_string(),
@@ -79,34 +56,15 @@ fn every_dashboard_query_parses_and_returns_data() {
     );
     let e = Exporter::start(&cfg_text, &[]);
     e.scrape_until(Duration::from_secs(20), |b| b.contains("jobs_total"));
-    let prom_cfg = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &prom_cfg,
-        format!(
+    let prom = Prometheus::start(
+        dir.path(),
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n\
              - job_name: plugin_exporter\n  static_configs:\n  - targets: ['{}']\n",
             e.addr
         ),
-    )
-    .unwrap();
-    let prom_addr = format!("127.0.0.1:{}", {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    });
-    let _prom = Prom(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", prom_cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address={prom_addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "prometheus is installed (Debian package prometheus; scripts/test installs it)",
-            ),
+        None,
+        &[],
     );
 
     let r = e.get("/api/v1/dashboards/grafana", &[]);
@@ -141,7 +99,7 @@ fn every_dashboard_query_parses_and_returns_data() {
     loop {
         failing = queries
             .iter()
-            .filter(|q| match query(&prom_addr, q) {
+            .filter(|q| match query(&prom, q) {
                 Some((status, n, _)) => status != "success" || n == 0,
                 None => true,
             })
@@ -155,7 +113,7 @@ fn every_dashboard_query_parses_and_returns_data() {
             "queries without data: {:#?}",
             failing
                 .iter()
-                .map(|q| (q, query(&prom_addr, q)))
+                .map(|q| (q, query(&prom, q)))
                 .collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(500));

@@ -8,7 +8,7 @@
 mod common;
 use common::*;
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The plugin's batch: every type whose series the rules reshape.
@@ -94,40 +94,13 @@ const RULES: &str = r#"
       replacement: '$2@$1'
 "#;
 
-struct Prom(std::process::Child);
-impl Drop for Prom {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The plugin's series of one job, labels (job and instance left out) to value; `None` while
 /// Prometheus does not answer yet.
-fn series(prom: &str, job: &str) -> Option<BTreeMap<String, String>> {
+fn series(prom: &Prometheus, job: &str) -> Option<BTreeMap<String, String>> {
     // The exporter's own metrics are left out: Prometheus relabels them too, the exporter
     // relabels only what plugins send.
     let q = format!(r#"{{job="{job}",plugin="relabeled",__name__!~"plugin_exporter_.*"}}"#);
-    let path = format!("/api/v1/query?query={}", encode(&q));
-    let r = try_http_request(prom, "GET", &path, &[]).ok()?;
-    if r.status != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    let v = prom.query(&q)?;
     let mut out = BTreeMap::new();
     for s in v["data"]["result"].as_array()? {
         let mut labels: Vec<(String, String)> = s["metric"]
@@ -203,25 +176,13 @@ fn prometheus_stores_the_same_series_whoever_relabels() {
         "Prometheus refuses the rules: {}",
         String::from_utf8_lossy(&check.stdout) + String::from_utf8_lossy(&check.stderr)
     );
-    let prom_addr = format!("127.0.0.1:{}", free_port());
-    let _prom = Prom(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", prom_cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address={prom_addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed (Debian package prometheus)"),
-    );
+    let prom_cfg_text = std::fs::read_to_string(&prom_cfg).unwrap();
+    let prom = Prometheus::start(dir.path(), &prom_cfg_text, None, &[]);
 
     let deadline = Instant::now() + Duration::from_secs(90);
     let (theirs, ours) = loop {
-        let theirs = series(&prom_addr, "prometheus_relabels").unwrap_or_default();
-        let ours = series(&prom_addr, "exporter_relabels").unwrap_or_default();
+        let theirs = series(&prom, "prometheus_relabels").unwrap_or_default();
+        let ours = series(&prom, "exporter_relabels").unwrap_or_default();
         // Both jobs scraped (the histogram's sum is the last family): compare.
         let done =
             |m: &BTreeMap<String, String>| m.keys().any(|k| k.contains("rpc_size_bytes_sum"));

@@ -9,66 +9,21 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-struct Prom(std::process::Child);
-impl Drop for Prom {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// `result` of an instant query, `None` while Prometheus does not answer.
-fn query(prom: &str, q: &str) -> Option<Vec<serde_json::Value>> {
-    let r = try_http_request(
-        prom,
-        "GET",
-        &format!("/api/v1/query?query={}", encode(q)),
-        &[],
-    )
-    .ok()?;
-    if r.status != 200 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
-    v["data"]["result"].as_array().cloned()
+fn query(prom: &Prometheus, q: &str) -> Option<Vec<serde_json::Value>> {
+    prom.query(q)?["data"]["result"].as_array().cloned()
 }
 
-fn start_prometheus(dir: &std::path::Path, addr: &str) -> Prom {
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
-    Prom(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "prometheus is installed (Debian package prometheus; scripts/test installs it)",
-            ),
+/// A Prometheus that scrapes nothing and takes remote writes, on `addr`.
+fn start_prometheus(dir: &std::path::Path, addr: &str) -> Prometheus {
+    Prometheus::start(
+        dir,
+        "global:\n  scrape_interval: 15s\n",
+        Some(addr),
+        &["--web.enable-remote-write-receiver"],
     )
 }
 
@@ -120,7 +75,7 @@ fn every_series_arrives_and_an_outage_loses_nothing_that_fits_in_the_queue() {
     let deadline = Instant::now() + Duration::from_secs(90);
     let series = format!(r#"answer_value{{plugin="{name}",q="life",site="lab"}}"#);
     loop {
-        if let Some(r) = query(&prom_addr, &series) {
+        if let Some(r) = query(&prom, &series) {
             if let Some(v) = r.first() {
                 assert_eq!(v["value"][1], "42");
                 let ts = v["value"][0].as_f64().unwrap();
@@ -131,11 +86,7 @@ fn every_series_arrives_and_an_outage_loses_nothing_that_fits_in_the_queue() {
         assert!(Instant::now() < deadline, "the series never arrived");
         std::thread::sleep(Duration::from_millis(250));
     }
-    let buckets = query(
-        &prom_addr,
-        &format!(r#"lat_seconds_bucket{{plugin="{name}"}}"#),
-    )
-    .unwrap();
+    let buckets = query(&prom, &format!(r#"lat_seconds_bucket{{plugin="{name}"}}"#)).unwrap();
     let mut les: Vec<String> = buckets
         .iter()
         .map(|b| b["metric"]["le"].as_str().unwrap().to_string())
@@ -143,7 +94,7 @@ fn every_series_arrives_and_an_outage_loses_nothing_that_fits_in_the_queue() {
     les.sort();
     assert_eq!(les, ["+Inf", "0.5"]);
     let own = query(
-        &prom_addr,
+        &prom,
         &format!(r#"plugin_exporter_plugin_up{{plugin="{name}"}}"#),
     )
     .unwrap();
@@ -167,14 +118,14 @@ fn every_series_arrives_and_an_outage_loses_nothing_that_fits_in_the_queue() {
     }
     assert!(retried, "no retry counted while the receiver was down");
     let down_to = now_secs();
-    let _prom = start_prometheus(dir.path(), &prom_addr);
+    let prom = start_prometheus(dir.path(), &prom_addr);
 
     // Every collect's sample of the outage arrives: no gap over 2.5 s in seq_value.
     let deadline = Instant::now() + Duration::from_secs(90);
     let window = (now_secs() - down_from + 20.0).ceil() as u64;
     let q = format!(r#"seq_value{{plugin="{name}"}}[{window}s]"#);
     let (times, values) = loop {
-        let got = query(&prom_addr, &q).and_then(|r| r.first().cloned());
+        let got = query(&prom, &q).and_then(|r| r.first().cloned());
         if let Some(s) = got {
             let pts: Vec<(f64, f64)> = s["values"]
                 .as_array()

@@ -517,3 +517,65 @@ impl Exporter {
             .collect()
     }
 }
+
+/// A real Prometheus server (Debian's `prometheus`), killed when dropped.
+pub struct Prometheus {
+    child: Child,
+    /// Its `host:port`.
+    pub addr: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// Starts Prometheus with `config` (YAML) written to `dir`, its storage in `dir/tsdb`,
+    /// listening on `addr` (a free port when `None`), with `extra` flags.
+    pub fn start(dir: &Path, config: &str, addr: Option<&str>, extra: &[&str]) -> Prometheus {
+        let cfg = dir.join("prometheus.yml");
+        std::fs::write(&cfg, config).unwrap();
+        let addr = addr.map_or_else(|| format!("127.0.0.1:{}", free_port()), str::to_string);
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "prometheus is installed (Debian package prometheus; scripts/test installs it)",
+            );
+        Prometheus { child, addr }
+    }
+
+    /// The JSON answer of an instant query; `None` while Prometheus does not answer.
+    pub fn query(&self, q: &str) -> Option<serde_json::Value> {
+        let path = format!("/api/v1/query?query={}", url_encode(q));
+        let r = try_http_request(&self.addr, "GET", &path, &[]).ok()?;
+        serde_json::from_slice(&r.body).ok()
+    }
+}
+
+/// A TCP port nobody listens on now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Percent-encodes everything but letters, digits and `_`.
+pub fn url_encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
