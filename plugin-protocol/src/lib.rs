@@ -664,7 +664,10 @@ mod tests {
             id: 3,
             families: Vec::new(),
         });
-        assert_eq!(w.to_line(), "{\"type\":\"write\",\"id\":3,\"families\":[]}\n");
+        assert_eq!(
+            w.to_line(),
+            "{\"type\":\"write\",\"id\":3,\"families\":[]}\n"
+        );
         let ack = PluginMessage::from_line(br#"{"type":"ack","id":3}"#).unwrap();
         assert_eq!(ack, PluginMessage::Ack(Ack { id: 3 }));
         assert_eq!(ack.to_line(), "{\"type\":\"ack\",\"id\":3}\n");

@@ -406,7 +406,11 @@ const INVALID: &[(Dir, &str, &str)] = &[
     ),
     (Dir::Host, r#"{"type":"stop"}"#, "unknown message type"),
     (Dir::Plugin, r#"{"type":"ack"}"#, "ack without id"),
-    (Dir::Host, r#"{"type":"write","families":[]}"#, "write without id"),
+    (
+        Dir::Host,
+        r#"{"type":"write","families":[]}"#,
+        "write without id",
+    ),
 ];
 
 #[test]

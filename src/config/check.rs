@@ -7,8 +7,7 @@ use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
 use super::model::{
     Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_EVALUATION_INTERVAL,
-    DEFAULT_INTERVAL,
-    DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
+    DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 use super::program::{config_dir, resolve_program};
 use super::raw::{RawConfig, RawPlugin};
@@ -327,6 +326,10 @@ fn resolve_plugin(
     report: &mut Reporter,
 ) -> PluginConfig {
     let at = |more: &[Seg]| [here, more].concat();
+    let (output, found) = roles::output_settings(&raw, here);
+    for (path, why) in found {
+        report.report(&path, why);
+    }
     let mut command = raw.command.0;
     match command.first_mut() {
         None => report.report(
@@ -409,10 +412,11 @@ fn resolve_plugin(
         relabel: relabel.into(),
         processors: match raw.role {
             Role::Collector => roles::resolve(raw.processors.as_deref(), &global.processors),
-            Role::Processor => Vec::new(),
+            Role::Processor | Role::Output => Vec::new(),
         },
         role: raw.role,
         on_error: raw.on_error.unwrap_or(OnError::Pass),
+        output,
     }
 }
 

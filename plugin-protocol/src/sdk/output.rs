@@ -90,10 +90,10 @@ fn serve<R: BufRead, W: Write, O: Output>(
                 let mut log = Log::default();
                 let result = match &config_error {
                     Some(e) => Err(e.clone()),
-                    None => {
-                        panic::catch_unwind(AssertUnwindSafe(|| output.write(&w.families, &mut log)))
-                            .unwrap_or_else(|_| Err("the output panicked".to_string()))
-                    }
+                    None => panic::catch_unwind(AssertUnwindSafe(|| {
+                        output.write(&w.families, &mut log)
+                    }))
+                    .unwrap_or_else(|_| Err("the output panicked".to_string())),
                 };
                 send_logs(&mut out, &log)?;
                 let answer = match result {
@@ -134,7 +134,11 @@ mod tests {
             if families.is_empty() {
                 return Err("nothing to write".to_string());
             }
-            seen.extend(families.iter().map(|f| (f.name.clone(), f.samples[0].timestamp)));
+            seen.extend(
+                families
+                    .iter()
+                    .map(|f| (f.name.clone(), f.samples[0].timestamp)),
+            );
             Ok(())
         };
         let mut out = Vec::new();
