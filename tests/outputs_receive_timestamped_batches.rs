@@ -302,3 +302,98 @@ fn output_keys_are_for_outputs_and_outputs_take_no_collector_keys() {
         "ok OutputSettings { queue: 4, max_in_flight: 2, max_retries: 0 }"
     );
 }
+
+/// Runs `check-plugin --role output` on `command`; its exit code and report.
+fn check_plugin(command: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plugin-exporter"))
+        .args(["check-plugin", "--role", "output", "--"])
+        .args(command)
+        .output()
+        .unwrap();
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn python3() -> String {
+    let found = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "python3 is needed to run the example outputs");
+    "python3".to_string()
+}
+
+#[test]
+fn the_example_outputs_write_their_files_under_the_exporter_and_pass_check_plugin() {
+    let py = python3();
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("samples.jsonl");
+    let influx = dir.path().join("samples.influx");
+    let ex = Exporter::start(
+        &format!(
+            "{}  - name: {}\n    role: output\n    command: [\"{py}\", \"{}\"]\n    config: {{path: \"{}\", max_bytes: 4000}}\n  - name: {}\n    role: output\n    command: [\"{py}\", \"{}\"]\n    config: {{path: \"{}\"}}\n",
+            config(&[collector("app", "app_gauge")]),
+            n("jsonl"),
+            path_of("examples/outputs/jsonl_file.py"),
+            jsonl.display(),
+            n("influx"),
+            path_of("examples/outputs/influx_line.py"),
+            influx.display(),
+        ),
+        &[],
+    );
+    // JSON lines, rotated to `.1` once over max_bytes.
+    let rotated = dir.path().join("samples.jsonl.1");
+    wait_for(WITHIN, "the JSON lines file rotated", || {
+        rotated.exists().then_some(())
+    });
+    let text = std::fs::read_to_string(&rotated).unwrap();
+    let app: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["name"] == "app_gauge")
+        .unwrap_or_else(|| panic!("no app_gauge line in:\n{text}"));
+    assert_eq!(app["labels"]["plugin"], n("app").as_str(), "{app}");
+    assert_eq!(app["value"], 1.0);
+    assert!(app["timestamp"].as_f64().unwrap() > 1.6e9, "{app}");
+    assert!(
+        std::fs::metadata(&rotated).unwrap().len() > 4000,
+        "rotated before max_bytes"
+    );
+    // InfluxDB line protocol: measurement, sorted tags, value field, timestamp in ns.
+    let line = wait_for(WITHIN, "an app_gauge line in the influx file", || {
+        std::fs::read_to_string(&influx)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("app_gauge,"))
+            .map(str::to_string)
+    });
+    let want = format!("app_gauge,k=v,plugin={} value=1.0 ", n("app"));
+    assert!(line.starts_with(&want), "{line}");
+    let ns: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((ns / 1e9 - now_secs()).abs() < 60.0, "{line}");
+    let body = ex.scrape_until(WITHIN, |b| {
+        writes(b, "jsonl", "ack") >= 1.0 && writes(b, "influx", "ack") >= 1.0
+    });
+    assert_eq!(writes(&body, "influx", "error"), 0.0, "{body}");
+    drop(ex);
+
+    let (code, report) = check_plugin(&[&py, &path_of("examples/outputs/influx_line.py")]);
+    assert_eq!(code, 0, "{report}");
+    // Without config.path the jsonl example answers every write with `error`: a warning.
+    let (code, report) = check_plugin(&[&py, &path_of("examples/outputs/jsonl_file.py")]);
+    assert_eq!(code, 0, "{report}");
+    assert!(report.contains("config.path"), "{report}");
+    // Broken outputs are reported.
+    let (code, report) = check_plugin(&[&path_of("tests/fixtures/outputs/out.sh"), "garbage"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("not an output's message"), "{report}");
+    let (code, report) = check_plugin(&[
+        &path_of("tests/fixtures/outputs/out.sh"),
+        "crash-once",
+        dir.path().join("m").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("exited"), "{report}");
+}
