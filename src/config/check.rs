@@ -6,7 +6,7 @@ use super::error::Problem;
 use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
 use super::model::{
-    Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_EVALUATION_INTERVAL,
+    Config, Format, Global, Mode, OnError, PluginConfig, DEFAULT_EVALUATION_INTERVAL,
     DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 use super::program::{config_dir, resolve_program};
@@ -326,10 +326,7 @@ fn resolve_plugin(
     report: &mut Reporter,
 ) -> PluginConfig {
     let at = |more: &[Seg]| [here, more].concat();
-    let (output, found) = roles::output_settings(&raw, here);
-    for (path, why) in found {
-        report.report(&path, why);
-    }
+    let output = roles::output_settings(&raw, here, &mut |path, why| report.report(path, why));
     let mut command = raw.command.0;
     match command.first_mut() {
         None => report.report(
@@ -410,10 +407,7 @@ fn resolve_plugin(
         sha256,
         sandbox: sandbox.resolve(),
         relabel: relabel.into(),
-        processors: match raw.role {
-            Role::Collector => roles::resolve(raw.processors.as_deref(), &global.processors),
-            Role::Processor | Role::Output => Vec::new(),
-        },
+        processors: roles::resolve(raw.role, raw.processors.as_deref(), &global.processors),
         role: raw.role,
         on_error: raw.on_error.unwrap_or(OnError::Pass),
         output,

@@ -137,37 +137,28 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// An output's settings, defaults applied, with the keys out of bounds (a plugin of another
-/// role gets the defaults; [`check`] refuses the keys there).
-pub(crate) fn output_settings(p: &RawPlugin, here: &[Seg]) -> (OutputSettings, Vec<Found>) {
+/// An output's settings, defaults applied; each key out of bounds goes to `report` (a plugin
+/// of another role gets the defaults; [`check`] refuses the keys there).
+pub(crate) fn output_settings(
+    p: &RawPlugin,
+    here: &[Seg],
+    report: &mut dyn FnMut(&[Seg], String),
+) -> OutputSettings {
     let d = OutputSettings::default();
-    let mut found = Vec::new();
     let mut bounded = |name: &str, v: Option<u64>, min: u64, max: u64, default: u64| match v {
         Some(v) if v < min || v > max => {
-            found.push((
-                [here, &[key(name)]].concat(),
-                format!("{name} must be between {min} and {max}, not {v}"),
-            ));
+            let why = format!("{name} must be between {min} and {max}, not {v}");
+            report(&[here, &[key(name)]].concat(), why);
             default
         }
         Some(v) => v,
         None => default,
     };
-    let settings = OutputSettings {
-        queue: bounded(
-            "queue",
-            p.queue.map(|v| v as u64),
-            1,
-            10_000,
-            d.queue as u64,
-        ) as usize,
-        max_in_flight: bounded(
-            "max_in_flight",
-            p.max_in_flight.map(|v| v as u64),
-            1,
-            8,
-            d.max_in_flight as u64,
-        ) as usize,
+    let queue = p.queue.map(|v| v as u64);
+    let in_flight = p.max_in_flight.map(|v| v as u64);
+    OutputSettings {
+        queue: bounded("queue", queue, 1, 10_000, d.queue as u64) as usize,
+        max_in_flight: bounded("max_in_flight", in_flight, 1, 8, d.max_in_flight as u64) as usize,
         max_retries: bounded(
             "max_retries",
             p.max_retries.map(u64::from),
@@ -175,12 +166,15 @@ pub(crate) fn output_settings(p: &RawPlugin, here: &[Seg]) -> (OutputSettings, V
             100,
             u64::from(d.max_retries),
         ) as u32,
-    };
-    (settings, found)
+    }
 }
 
-/// A collector's processors: its own, then those of `global` it does not list.
-pub(crate) fn resolve(own: Option<&[String]>, global: &[String]) -> Vec<String> {
+/// A collector's processors: its own, then those of `global` it does not list. None for a
+/// processor or an output.
+pub(crate) fn resolve(role: Role, own: Option<&[String]>, global: &[String]) -> Vec<String> {
+    if role != Role::Collector {
+        return Vec::new();
+    }
     let mut out: Vec<String> = own.unwrap_or_default().to_vec();
     for g in global {
         if !out.contains(g) {
