@@ -10,6 +10,8 @@
 //!   own runner.
 //! - [`processor`]: `--role processor`: hello, sample batches in `process` messages, each
 //!   `processed` answer checked like a collector's batch, shutdown.
+//! - [`output`]: `--role output`: hello, sample `write`s, each answer checked to be a
+//!   well-formed `ack` or `error` for its id within the timeout, shutdown.
 //! - [`batch`]: every line and batch through the exporter's own parser and validation, each
 //!   drop printed with the reason the exporter counts.
 //! - [`options`]: what to check; why it may be impossible.
@@ -24,6 +26,7 @@ mod child;
 pub mod jsonl;
 pub mod lint;
 pub mod options;
+pub mod output;
 pub mod per_collect;
 pub mod processor;
 pub mod report;
@@ -40,6 +43,7 @@ pub async fn check(opts: &Options) -> Result<Report, CheckError> {
         Format::Jsonl if opts.role == Role::Processor => {
             processor::check(opts, &mut report).await?
         }
+        Format::Jsonl if opts.role == Role::Output => output::check(opts, &mut report).await?,
         Format::Jsonl => jsonl::check(opts, &mut report).await?,
         Format::Prometheus | Format::Nagios => per_collect::check(opts, &mut report).await?,
     }

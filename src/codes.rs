@@ -158,6 +158,24 @@ codes! {
     }
 }
 
+codes! {
+    /// Codes for `plugin_exporter_output_writes_total{result}`: what became of one write
+    /// attempt, or of a write given up.
+    OutputResult {
+        /// The output answered `ack`.
+        Ack => "ack",
+        /// An attempt failed: an `error` answer, no answer within the timeout, the output
+        /// exited or broke the protocol with the write open.
+        Error => "error",
+        /// A failed write was sent again (after a backoff delay).
+        Retried => "retried",
+        /// The output's queue was full: its oldest waiting write made room.
+        DroppedQueueFull => "dropped_queue_full",
+        /// A write failed `max_retries` times after its first attempt and was given up.
+        DroppedRetries => "dropped_retries",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +188,7 @@ mod tests {
             .chain(RestartReason::ALL.iter().map(|r| r.as_str()))
             .chain(LimitKind::ALL.iter().map(|l| l.as_str()))
             .chain(ProcessorErrorKind::ALL.iter().map(|l| l.as_str()))
+            .chain(OutputResult::ALL.iter().map(|l| l.as_str()))
             .collect();
         for c in &all {
             assert!(

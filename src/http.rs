@@ -357,9 +357,11 @@ impl Server {
                 let all: Vec<_> = self.plugins.snapshot().iter().map(|p| p.status()).collect();
                 let processors = self.plugins.processors();
                 let processors: Vec<_> = processors.iter().map(|p| p.status()).collect();
-                let body = serde_json::to_vec_pretty(
-                    &serde_json::json!({ "plugins": all, "processors": processors }),
-                )
+                let outputs = self.plugins.outputs();
+                let outputs: Vec<_> = outputs.iter().map(|p| p.status()).collect();
+                let body = serde_json::to_vec_pretty(&serde_json::json!({
+                    "plugins": all, "processors": processors, "outputs": outputs
+                }))
                 .expect("status serializes");
                 let mut r = text(StatusCode::OK, body);
                 r.headers_mut()

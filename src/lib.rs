@@ -13,7 +13,8 @@
 //! - [`status`]: the status page and per-plugin pages (with their last hour,
 //!   [`status::history`]) and the generated Grafana dashboard.
 //! - [`remote_write`]: pushes what a scrape would serve to `remote_write` destinations on
-//!   an interval (series, queue shards, HTTP client, delivery with retries).
+//!   an interval (series, queue shards, HTTP client, delivery with retries); the same
+//!   collect, timestamped, is queued for every output.
 //! - [`scrape`]: one scrape: concurrent collects, usage refresh, the exporter's own metrics,
 //!   the merge and its drop counting; the same as protocol families (`/api/v1/metrics`).
 //! - `reload`: the running plugin set; reloads restart only plugins whose config changed.
@@ -31,6 +32,12 @@
 //!     batch is built; `on_error` serves a failed batch unprocessed or not at all. Started
 //!     before the collectors by `reload`, never scraped. Collectors reach them through
 //!     [`plugin::ProcessorHandle`]s ([`plugin::processor::pipeline`]).
+//!   - [`plugin::output`]: the output role (`role: output`): long-running JSON-lines children
+//!     that get each collect of the `remote_write` loop as a `write` and answer `ack` or
+//!     `error`; a bounded queue per output, writes in flight, retries with backoff
+//!     ([`plugin::output::dispatch`], outside the supervisor so it outlives restarts). Started
+//!     before the collectors by `reload`, never scraped; reached through
+//!     [`plugin::OutputHandle`]s, which never wait.
 //! - [`sandbox`]: a plugin's fence ([`sandbox::Fence`]: cgroup v2/v1 or the watchdog,
 //!   rlimits, usage figures).
 //!   `sandbox:` profiles: confine (fs_rules, ruleset, seccomp, tmpdir, kernel), connections.
@@ -74,8 +81,8 @@
 //!
 //! # Adding a plugin role
 //!
-//! A role (alerter, output, ...) is a new module beside [`plugin::collector`] and
-//! [`plugin::processor`] (the smaller of the two, and the one to copy):
+//! A role (alerter, ...) is a new module beside [`plugin::collector`], [`plugin::processor`]
+//! and [`plugin::output`] (the processor is the smallest, and the one to copy):
 //! 1. Define its request type and a session type that implements
 //!    [`plugin::supervisor::role::Session`]: take requests, handle the child's output in
 //!    `step` (return a [`plugin::supervisor::fault::Fault`] to have the child restarted),

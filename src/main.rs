@@ -86,8 +86,9 @@ enum Command {
         /// How the plugin talks: jsonl, prometheus or nagios.
         #[arg(long, default_value = "jsonl", value_parser = plugin_exporter::check_plugin::parse_format)]
         format: config::Format,
-        /// What the plugin is: collector (answers collects or pushes) or processor (sent
-        /// sample batches to process; jsonl only).
+        /// What the plugin is: collector (answers collects or pushes), processor (sent
+        /// sample batches to process; jsonl only) or output (sent sample writes to deliver;
+        /// jsonl only).
         #[arg(long, default_value = "collector", value_parser = plugin_exporter::check_plugin::parse_role)]
         role: config::Role,
         /// Collects to send (batches to process, for a processor) (jsonl), pushes to wait for (jsonl, --mode push), or runs

@@ -8,10 +8,11 @@
 //!
 //! Processors (`role: processor`) are started before the collectors that list them and are
 //! not in the scraped set. A collector holds handles to its processors, so a collector is
-//! restarted too when one of its processors changed.
+//! restarted too when one of its processors changed. Outputs (`role: output`) start before
+//! the collectors too, are not scraped either, and get each collect of `remote_write`'s loop.
 
 use crate::config::{self, Config, PluginConfig, Role};
-use crate::plugin::{PluginHandle, ProcessorHandle, SupervisorOptions};
+use crate::plugin::{OutputHandle, PluginHandle, ProcessorHandle, SupervisorOptions};
 use crate::selfmetrics::SelfMetrics;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 pub struct Plugins {
     list: RwLock<Arc<Vec<PluginHandle>>>,
     processors: RwLock<Arc<Vec<ProcessorHandle>>>,
+    outputs: RwLock<Arc<Vec<OutputHandle>>>,
 }
 
 impl Plugins {
@@ -43,6 +45,23 @@ impl Plugins {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The outputs, in configuration order (they are never scraped).
+    pub fn outputs(&self) -> Arc<Vec<OutputHandle>> {
+        self.outputs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_outputs(&self, cfg: &Config, running: &HashMap<String, OutputHandle>) {
+        let list = cfg
+            .plugins
+            .iter()
+            .filter_map(|p| running.get(&p.name).cloned())
+            .collect();
+        *self.outputs.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
     }
 
     fn set(&self, list: Vec<PluginHandle>) {
@@ -112,6 +131,7 @@ struct Running {
     configs: HashMap<String, (PluginConfig, String)>,
     handles: HashMap<String, PluginHandle>,
     processors: HashMap<String, ProcessorHandle>,
+    outputs: HashMap<String, OutputHandle>,
 }
 
 impl Running {
@@ -123,12 +143,16 @@ impl Running {
         if let Some(p) = self.processors.get(name) {
             p.stop().await;
         }
+        if let Some(o) = self.outputs.get(name) {
+            o.stop().await;
+        }
     }
 
     fn forget(&mut self, name: &str) {
         self.configs.remove(name);
         self.handles.remove(name);
         self.processors.remove(name);
+        self.outputs.remove(name);
     }
 
     /// The handles of a collector's processors, in its order.
@@ -153,11 +177,19 @@ impl Reloader {
             configs: HashMap::new(),
             handles: HashMap::new(),
             processors: HashMap::new(),
+            outputs: HashMap::new(),
         };
         let label = &cfg.global.plugin_label;
         for p in cfg.plugins.iter().filter(|p| p.role == Role::Processor) {
             let h = ProcessorHandle::start(p.clone(), options(label, &sup), metrics.clone());
             running.processors.insert(p.name.clone(), h);
+            running
+                .configs
+                .insert(p.name.clone(), (p.clone(), label.clone()));
+        }
+        for p in cfg.plugins.iter().filter(|p| p.role == Role::Output) {
+            let h = OutputHandle::start(p.clone(), options(label, &sup), metrics.clone());
+            running.outputs.insert(p.name.clone(), h);
             running
                 .configs
                 .insert(p.name.clone(), (p.clone(), label.clone()));
@@ -173,6 +205,7 @@ impl Reloader {
         }
         plugins.set(list);
         plugins.set_processors(cfg, &running.processors);
+        plugins.set_outputs(cfg, &running.outputs);
         metrics.reload_successful.set(1.0);
         metrics.reload_timestamp.set(unix_now());
         Arc::new(Reloader {
@@ -248,7 +281,7 @@ impl Reloader {
             crate::plugin::stderr::forget(name);
         }
         let known = |running: &Running, name: &str| running.configs.contains_key(name);
-        for p in cfg.plugins.iter().filter(|p| p.role == Role::Processor) {
+        for p in cfg.plugins.iter().filter(|p| p.role != Role::Collector) {
             if known(&running, &p.name) && !summary.changed.contains(&p.name) {
                 summary.kept += 1;
                 continue;
@@ -257,9 +290,14 @@ impl Reloader {
                 summary.added.push(p.name.clone());
             }
             running.forget(&p.name);
-            let h =
-                ProcessorHandle::start(p.clone(), options(label, &self.sup), self.metrics.clone());
-            running.processors.insert(p.name.clone(), h);
+            let opts = options(label, &self.sup);
+            if p.role == Role::Output {
+                let h = OutputHandle::start(p.clone(), opts, self.metrics.clone());
+                running.outputs.insert(p.name.clone(), h);
+            } else {
+                let h = ProcessorHandle::start(p.clone(), opts, self.metrics.clone());
+                running.processors.insert(p.name.clone(), h);
+            }
             running
                 .configs
                 .insert(p.name.clone(), (p.clone(), label.clone()));
@@ -290,6 +328,7 @@ impl Reloader {
         }
         self.plugins.set(list);
         self.plugins.set_processors(cfg, &running.processors);
+        self.plugins.set_outputs(cfg, &running.outputs);
         summary
     }
 
@@ -298,6 +337,7 @@ impl Reloader {
         let running = self.running.lock().await;
         futures_util::future::join_all(running.handles.values().map(|h| h.stop())).await;
         futures_util::future::join_all(running.processors.values().map(|h| h.stop())).await;
+        futures_util::future::join_all(running.outputs.values().map(|h| h.stop())).await;
     }
 }
 

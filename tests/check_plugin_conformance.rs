@@ -90,13 +90,14 @@ fn the_rust_sysinfo_example_passes() {
 /// Scripts under examples/ (sh, Python, Node.js), found rather than listed, so an example
 /// added later is checked too. The Rust examples are binaries, checked above; the push-mode
 /// one answers no collect and is not a scrape plugin. Processors (`examples/processors`)
-/// are checked with `--role processor` in `processors_run_between_collect_and_scrape`.
+/// are checked with `--role processor` in `processors_run_between_collect_and_scrape`, outputs
+/// (`examples/outputs`) with `--role output` in `outputs_receive_timestamped_batches`.
 #[test]
 fn every_example_script_passes() {
     let mut found = Vec::new();
     for dir in std::fs::read_dir(repo().join("examples")).unwrap() {
         let dir = dir.unwrap().path();
-        if !dir.is_dir() || dir.ends_with("processors") {
+        if !dir.is_dir() || dir.ends_with("processors") || dir.ends_with("outputs") {
             continue;
         }
         for f in std::fs::read_dir(&dir).unwrap() {

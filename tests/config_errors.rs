@@ -71,7 +71,7 @@ fn unknown_key_in_a_plugin_is_refused_with_file_line_and_key() {
     let expected = "plugins[disk].timeot: unknown field `timeot`, expected one of `name`, \
         `command`, `package`, `version`, `mode`, `format`, `interval`, `timeout`, `config`, `env`, `working_dir`, \
         `limits`, `user`, `group`, `allow_root`, `sha256`, `sandbox`, `metric_relabel_configs`, \
-        `role`, `processors`, `on_error`";
+        `role`, `processors`, `on_error`, `queue`, `max_in_flight`, `max_retries`";
     assert_eq!(text, format!("{}{expected}", fx.at(6, 5)));
 }
 

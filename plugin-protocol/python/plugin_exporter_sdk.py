@@ -25,6 +25,17 @@ A processor (``role: processor``), which gets other plugins' batches and returns
 
     sys.exit(sdk.run_processor("tagger", "1.0.0", process))
 
+An output (``role: output``), which gets every collect's families, each sample with its
+``timestamp``, and delivers them; returning acknowledges the write, raising answers ``error``
+and the exporter retries it::
+
+    def write(families, log):
+        with open("/var/lib/metrics/out.jsonl", "a") as f:
+            for family in families:
+                f.write(json.dumps(family) + "\n")
+
+    sys.exit(sdk.run_output("archive", "1.0.0", write))
+
 A plugin pushing on its own schedule (push mode)::
 
     pusher = sdk.Pusher("backup", "1.0.0")
@@ -60,13 +71,13 @@ import time
 import traceback
 
 __all__ = ["PROTOCOL_VERSION", "ProtocolError", "Batch", "Family", "Log", "run", "run_processor",
-           "Pusher"]
+           "run_output", "Pusher"]
 
 #: The protocol version this SDK speaks.
 PROTOCOL_VERSION = 1
 
 _LEVELS = ("debug", "info", "warn", "error")
-_KNOWN_HOST_TYPES = ("hello", "collect", "shutdown", "process")
+_KNOWN_HOST_TYPES = ("hello", "collect", "shutdown", "process", "write")
 
 
 class ProtocolError(Exception):
@@ -408,6 +419,34 @@ def run_processor(name, version, process, configure=None, stdin=None, stdout=Non
         return [_line(m) for m in log.lines] + [answer]
 
     return _serve(name, version, "process", answer, configure, stdin, stdout)
+
+
+def run_output(name, version, write, configure=None, stdin=None, stdout=None):
+    """Runs an output (``role: output`` in the exporter's configuration) until ``shutdown`` or
+    the end of stdin; returns the exit status for ``sys.exit``.
+
+    ``write(families, log)`` gets one collect's families as a list of family dicts (the
+    protocol's family model, see PROTOCOL.md; every sample has its ``timestamp`` in seconds)
+    and a :class:`Log`. When it returns, the write is answered with ``ack``; if it raises,
+    with an ``error`` (the traceback goes to stderr), and the exporter retries the write with
+    backoff up to the output's ``max_retries``. ``configure``, ``stdin``, ``stdout`` and the
+    exit status are as for :func:`run`.
+    """
+    def answer(msg, config_error):
+        request_id = msg.get("id")
+        log = Log()
+        if config_error is not None:
+            answer = _line(_answer("error", request_id, message=config_error))
+        else:
+            try:
+                write(msg.get("families") or [], log)
+                answer = _line(_answer("ack", request_id))
+            except Exception as e:
+                traceback.print_exc(file=sys.stderr)
+                answer = _line(_answer("error", request_id, message=_describe(e)))
+        return [_line(m) for m in log.lines] + [answer]
+
+    return _serve(name, version, "write", answer, configure, stdin, stdout)
 
 
 def _serve(name, version, request, answer, configure, stdin, stdout):

@@ -321,6 +321,42 @@ class ProcessorTest(unittest.TestCase):
         self.assertTrue(any("ignoring a 'collect'" in l for l in self.p.stderr), self.p.stderr)
 
 
+OUTPUT = """
+def write(families, log):
+    if not families:
+        raise ValueError("nothing to write")
+    log.info("writing %d families at %r" % (len(families), families[0]["samples"][0]["timestamp"]))
+
+sys.exit(sdk.run_output("out", "0.1", write))
+"""
+
+
+class OutputTest(unittest.TestCase):
+    def setUp(self):
+        self.p = Plugin.script(OUTPUT)
+        self.addCleanup(self.p.kill)
+
+    def test_each_write_is_acked_or_answered_with_error_by_its_id(self):
+        self.assertEqual(self.p.read()["type"], "hello")
+        family = {"name": "a", "type": "gauge", "help": "",
+                  "samples": [{"value": 1, "timestamp": 1700000000.5}]}
+        self.p.send(HELLO,
+                    {"type": "process", "id": 9, "plugin": "app", "deadline_ms": 100,
+                     "families": []},
+                    {"type": "write", "id": 1, "families": [family]},
+                    {"type": "write", "id": 2, "families": []})
+        self.assertEqual(self.p.read(), {"type": "log", "level": "info",
+                                         "message": "writing 1 families at 1700000000.5"})
+        self.assertEqual(self.p.read(), {"type": "ack", "id": 1})
+        m = self.p.read()
+        self.assertEqual((m["type"], m["id"]), ("error", 2))
+        self.assertIn("nothing to write", m["message"])
+        self.p.send({"type": "shutdown"})
+        self.assertTrue(self.p.no_more_output())
+        self.assertEqual(self.p.wait(), 0)
+        self.assertTrue(any("ignoring a 'process'" in l for l in self.p.stderr), self.p.stderr)
+
+
 class PusherTest(unittest.TestCase):
     def setUp(self):
         self.p = Plugin.script(PUSHING)

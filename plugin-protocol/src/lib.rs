@@ -36,6 +36,8 @@ pub enum HostMessage {
     Shutdown(Shutdown),
     /// To a processor: a collector's batch to process, answered by `processed` or `error`.
     Process(Process),
+    /// To an output: one collect's families to deliver, answered by `ack` or `error`.
+    Write(WriteBatch),
 }
 
 /// Body of the host's `hello`.
@@ -84,6 +86,24 @@ pub struct Processed {
     pub families: Vec<Family>,
 }
 
+/// Body of `write`: what one collect gathered, for an output to deliver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteBatch {
+    /// Request id, increasing per output instance (a retried write gets a new one); echo it
+    /// in the answer.
+    pub id: u64,
+    /// The families, every sample with its `timestamp` (seconds since the Unix epoch).
+    #[serde(default)]
+    pub families: Vec<Family>,
+}
+
+/// Body of `ack`: an output delivered a `write`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The `write` id this answers.
+    pub id: u64,
+}
+
 /// Body of `shutdown` (no fields).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Shutdown {}
@@ -102,6 +122,8 @@ pub enum PluginMessage {
     Log(LogMessage),
     /// A processor's answer to `process`: the processed batch.
     Processed(Processed),
+    /// An output's answer to `write`: delivered.
+    Ack(Ack),
 }
 
 /// Body of the plugin's `hello`.
@@ -484,10 +506,13 @@ mod flat {
                     id: self.id.ok_or_else(|| missing("id"))?,
                     families: self.families.unwrap_or_default(),
                 }),
+                "ack" => PluginMessage::Ack(Ack {
+                    id: self.id.ok_or_else(|| missing("id"))?,
+                }),
                 other => {
                     return Err(<serde_json::Error as serde::de::Error>::unknown_variant(
                         other,
-                        &["hello", "metrics", "error", "log", "processed"],
+                        &["hello", "metrics", "error", "log", "processed", "ack"],
                     ))
                 }
             })
@@ -631,6 +656,22 @@ mod tests {
             panic!("not metrics")
         };
         assert_eq!(again, m);
+    }
+
+    #[test]
+    fn writes_and_acks_round_trip() {
+        let w = HostMessage::Write(WriteBatch {
+            id: 3,
+            families: Vec::new(),
+        });
+        assert_eq!(
+            w.to_line(),
+            "{\"type\":\"write\",\"id\":3,\"families\":[]}\n"
+        );
+        let ack = PluginMessage::from_line(br#"{"type":"ack","id":3}"#).unwrap();
+        assert_eq!(ack, PluginMessage::Ack(Ack { id: 3 }));
+        assert_eq!(ack.to_line(), "{\"type\":\"ack\",\"id\":3}\n");
+        assert!(PluginMessage::from_line(br#"{"type":"ack"}"#).is_err());
     }
 
     #[test]

@@ -266,6 +266,8 @@ fn every_message_type_has_an_example() {
         (Dir::Plugin, "metrics"),
         (Dir::Plugin, "error"),
         (Dir::Plugin, "log"),
+        (Dir::Host, "write"),
+        (Dir::Plugin, "ack"),
     ] {
         assert!(
             seen.contains(&(dir, ty.to_owned())),
@@ -403,6 +405,12 @@ const INVALID: &[(Dir, &str, &str)] = &[
         "a plugin message",
     ),
     (Dir::Host, r#"{"type":"stop"}"#, "unknown message type"),
+    (Dir::Plugin, r#"{"type":"ack"}"#, "ack without id"),
+    (
+        Dir::Host,
+        r#"{"type":"write","families":[]}"#,
+        "write without id",
+    ),
 ];
 
 #[test]

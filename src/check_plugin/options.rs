@@ -18,7 +18,8 @@ pub struct Options {
     pub timeout: Duration,
     /// The plugin's command and arguments.
     pub command: Vec<String>,
-    /// Collector (collects, pushes) or processor (sample batches to process).
+    /// Collector (collects, pushes), processor (sample batches to process) or output (sample
+    /// writes to deliver).
     pub role: Role,
 }
 
@@ -60,13 +61,14 @@ pub fn parse_format(s: &str) -> Result<Format, String> {
     }
 }
 
-/// Parses `--role`: `collector` or `processor`.
+/// Parses `--role`: `collector`, `processor` or `output`.
 pub fn parse_role(s: &str) -> Result<Role, String> {
     match s {
         "collector" => Ok(Role::Collector),
         "processor" => Ok(Role::Processor),
+        "output" => Ok(Role::Output),
         other => Err(format!(
-            "unknown role `{other}`: expected collector or processor"
+            "unknown role `{other}`: expected collector, processor or output"
         )),
     }
 }

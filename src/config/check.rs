@@ -6,7 +6,7 @@ use super::error::Problem;
 use super::limits::{self, Limits};
 use super::locate::{locate, may_have_aliases, parse_path, plugin_names, Seg};
 use super::model::{
-    Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_EVALUATION_INTERVAL,
+    Config, Format, Global, Mode, OnError, PluginConfig, DEFAULT_EVALUATION_INTERVAL,
     DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
 };
 use super::program::{config_dir, resolve_program};
@@ -328,6 +328,7 @@ fn resolve_plugin(
     report: &mut Reporter,
 ) -> PluginConfig {
     let at = |more: &[Seg]| [here, more].concat();
+    let output = roles::output_settings(&raw, here, &mut |path, why| report.report(path, why));
     let given = raw.command.is_some();
     let mut command = raw.command.map(|c| c.0).unwrap_or_default();
     match command.first_mut() {
@@ -415,12 +416,10 @@ fn resolve_plugin(
         sandbox: sandbox.resolve(),
         relabel: relabel.into(),
         package: None,
-        processors: match raw.role {
-            Role::Collector => roles::resolve(raw.processors.as_deref(), &global.processors),
-            Role::Processor => Vec::new(),
-        },
+        processors: roles::resolve(raw.role, raw.processors.as_deref(), &global.processors),
         role: raw.role,
         on_error: raw.on_error.unwrap_or(OnError::Pass),
+        output,
     }
 }
 

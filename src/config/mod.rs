@@ -34,12 +34,20 @@
 //!     command: ["/usr/lib/plugin-exporter/enrich.py"]
 //!     on_error: pass                               # pass (default) | drop
 //!     timeout: 1s                                  # each batch's deadline
+//!   - name: archive
+//!     role: output                                 # gets every collect in `write`s
+//!     command: ["/usr/lib/plugin-exporter/jsonl_file.py"]
+//!     queue: 16                                    # writes waiting (1 to 10000)
+//!     max_in_flight: 1                             # writes sent before answers (1 to 8)
+//!     max_retries: 3                               # resends of a failed write (0 to 100)
+//!     timeout: 5s                                  # each write's deadline
 //! ```
 //!
 //! A processor (`role: processor`) is a long-running JSON-lines plugin that collectors'
 //! batches go through (see PROTOCOL.md); it has no `mode`, `interval`, `format` other than
 //! jsonl, `processors` or `metric_relabel_configs`, and only collectors take `processors`
-//! (`roles` checks the references).
+//! (`roles` checks the references). An output (`role: output`) has none of these either, nor
+//! `on_error`; only outputs take `queue`, `max_in_flight` and `max_retries`.
 //!
 //! `limits` (all keys optional; `null` means unlimited where an unlimited setting exists):
 //!
@@ -108,8 +116,9 @@ pub use env::Secret;
 pub use error::{ConfigError, Problem};
 pub use limits::Limits;
 pub use model::{
-    Config, Format, Global, Mode, OnError, PluginConfig, Role, DEFAULT_EVALUATION_INTERVAL,
-    DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT, MIN_INTERVAL,
+    Config, Format, Global, Mode, OnError, OutputSettings, PluginConfig, Role,
+    DEFAULT_EVALUATION_INTERVAL, DEFAULT_INTERVAL, DEFAULT_PLUGIN_LABEL, DEFAULT_TIMEOUT,
+    MIN_INTERVAL,
 };
 pub use remote_write::RemoteWriteConfig;
 pub use run_as::RunAs;

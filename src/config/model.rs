@@ -87,6 +87,29 @@ pub enum Role {
     Collector,
     /// Processes collectors' batches between the collect and the scrape; serves nothing.
     Processor,
+    /// Receives what each collect gathered (`write`) and delivers it; serves nothing.
+    Output,
+}
+
+/// An output's delivery settings (`queue`, `max_in_flight`, `max_retries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputSettings {
+    /// Writes waiting for the output; when full the oldest is dropped.
+    pub queue: usize,
+    /// Writes sent to the output before it answers.
+    pub max_in_flight: usize,
+    /// Times a failed write is sent again before it is dropped.
+    pub max_retries: u32,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings {
+            queue: 16,
+            max_in_flight: 1,
+            max_retries: 3,
+        }
+    }
 }
 
 /// What happens to a batch a processor failed on.
@@ -207,4 +230,6 @@ pub struct PluginConfig {
     pub processors: Vec<String>,
     /// For a processor: what happens to a batch it fails on.
     pub on_error: OnError,
+    /// For an output: its queue, writes in flight and retries (defaults otherwise).
+    pub output: OutputSettings,
 }

@@ -100,6 +100,9 @@ pub(crate) struct RawPlugin {
     pub(crate) role: Role,
     pub(crate) processors: Option<Vec<String>>,
     pub(crate) on_error: Option<OnError>,
+    pub(crate) queue: Option<usize>,
+    pub(crate) max_in_flight: Option<usize>,
+    pub(crate) max_retries: Option<u32>,
 }
 
 /// `command`: a list of strings; a lone string gets a message showing the list form, since

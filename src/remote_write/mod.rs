@@ -5,6 +5,11 @@
 //! ([`sender`]): one that is down slows neither scrapes nor the others. Nothing is written to
 //! disk: what waits when the exporter stops is lost (and counted).
 //!
+//! The same collect feeds the outputs (`role: output`): each running output gets the
+//! families, each sample stamped with the collect time unless it has its own timestamp, as
+//! one queued `write` ([`crate::plugin::OutputHandle::write`], which never waits). The loop
+//! runs when there are outputs even without a destination.
+//!
 //! Parts: [`series`] (exposition to samples), [`proto`] (the wire format), [`queue`] (shards),
 //! [`client`] (HTTP), [`sender`] (delivery and retries).
 
@@ -39,7 +44,7 @@ pub async fn run(scraper: Scraper, mut config: watch::Receiver<Arc<Config>>) {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    if !running.is_empty() {
+                    if !running.is_empty() || !scraper.plugins.outputs().is_empty() {
                         collect(&scraper, &cfg, &running, interval).await;
                     }
                 }
@@ -99,6 +104,16 @@ async fn collect(
         .unwrap_or_default()
         .as_millis() as i64;
     let families = scraper.families(Some(interval)).await;
+    let outputs = scraper.plugins.outputs();
+    if !outputs.is_empty() {
+        let stamped = Arc::new(series::stamped(&families, now_ms));
+        for o in outputs.iter() {
+            o.write(stamped.clone());
+        }
+    }
+    if running.is_empty() {
+        return;
+    }
     let points = series::points(&families, now_ms, &cfg.global.external_labels);
     for d in running.values() {
         let rules = &d.cfg.write_relabel;

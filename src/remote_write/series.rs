@@ -106,6 +106,17 @@ pub fn points<'a>(
     out
 }
 
+/// The families with every sample's `timestamp` set to `now_ms` (in seconds, as the
+/// protocol has it) where it had none: what outputs get.
+pub fn stamped(families: &[proto::Family], now_ms: i64) -> Vec<proto::Family> {
+    let now = now_ms as f64 / 1000.0;
+    let mut out = families.to_vec();
+    for s in out.iter_mut().flat_map(|f| f.samples.iter_mut()) {
+        s.timestamp.get_or_insert(now);
+    }
+    out
+}
+
 /// Applies a destination's `write_relabel_configs` (not called without rules); `None` when
 /// the point is dropped.
 pub fn relabel(point: &Point, rules: &[Rule], memos: &mut [Memo]) -> Option<Vec<(String, String)>> {
@@ -126,6 +137,17 @@ pub fn relabel(point: &Point, rules: &[Rule], memos: &mut [Memo]) -> Option<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_get_the_collect_time_where_a_sample_has_no_timestamp() {
+        let fams: Vec<proto::Family> = serde_json::from_str(
+            r#"[{"name":"g","type":"gauge","samples":[{"value":1},{"value":2,"timestamp":12.5}]}]"#,
+        )
+        .unwrap();
+        let out = stamped(&fams, 1_700_000_000_250);
+        let ts: Vec<Option<f64>> = out[0].samples.iter().map(|s| s.timestamp).collect();
+        assert_eq!(ts, [Some(1_700_000_000.25), Some(12.5)]);
+    }
 
     #[test]
     fn every_type_flattens_to_the_series_prometheus_stores() {

@@ -2,7 +2,11 @@
 //!
 //! Instruments live in a private prometheus-crate registry; on each scrape they are gathered
 //! and converted to our model ([`crate::exposition::own`]) so one encoder writes everything.
-//! Label values are fixed codes ([`crate::codes`]), never free text.
+//! Label values are fixed codes ([`crate::codes`]), never free text. The outputs' counters
+//! are in [`output`].
+
+mod output;
+pub use output::OutputMetrics;
 
 use crate::codes::{ErrorKind, LimitKind, ProcessorErrorKind, RestartReason};
 use crate::exposition::model::{Family, MetricType, Sample, SampleValue};
@@ -56,6 +60,8 @@ pub struct SelfMetrics {
     pub processor_errors: IntCounterVec,
     /// Batches a processor answered.
     pub processor_batches: IntCounterVec,
+    /// Writes to outputs.
+    pub outputs: OutputMetrics,
     /// 1 when the last configuration reload succeeded.
     pub reload_successful: Gauge,
     /// Unix time of the last successful configuration (re)load.
@@ -163,6 +169,7 @@ impl SelfMetrics {
                 &["plugin", "package", "version", "signature"],
             ),
             package_labels: Default::default(),
+            outputs: OutputMetrics::new(&registry),
             processor_errors: counter_vec(
                 &registry,
                 "plugin_exporter_processor_errors_total",
@@ -344,6 +351,7 @@ impl SelfMetrics {
                 .remove_label_values(&[plugin, k.as_str()]);
         }
         let _ = self.processor_batches.remove_label_values(&[plugin]);
+        self.outputs.remove(plugin);
         let _ = self.up.remove_label_values(&[plugin]);
         let _ = self.collect_duration.remove_label_values(&[plugin]);
         let _ = self.last_success.remove_label_values(&[plugin]);

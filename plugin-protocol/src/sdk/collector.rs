@@ -130,6 +130,9 @@ fn serve<R: BufRead, W: Write, C: Collector>(
             HostMessage::Process(_) => {
                 eprintln!("{name}: this plugin is a collector and processes no batch: configure it without `role: processor`");
             }
+            HostMessage::Write(_) => {
+                eprintln!("{name}: this plugin is a collector and takes no write: configure it without `role: output`");
+            }
             HostMessage::Shutdown(_) => return Ok(()),
         }
     }

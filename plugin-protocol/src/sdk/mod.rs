@@ -59,12 +59,14 @@
 //! The parts, one file each: [`Batch`] and [`FamilyBuilder`] (`batch.rs`), [`Log`]
 //! (`log.rs`), [`Collector`] with [`run`] and [`run_with`] (`collector.rs`), [`Pusher`]
 //! (`pusher.rs`), [`Processor`] with [`run_processor`] and [`run_processor_with`]
-//! (`processor.rs`, for plugins with `role: processor`), and the protocol lines every kind of
+//! (`processor.rs`, for plugins with `role: processor`), [`Output`] with [`run_output`] and
+//! [`run_output_with`] (`output.rs`, for plugins with `role: output`), and the protocol lines every kind of
 //! plugin reads and writes (`wire.rs`).
 
 mod batch;
 mod collector;
 mod log;
+mod output;
 mod processor;
 mod pusher;
 #[cfg(test)]
@@ -74,5 +76,6 @@ mod wire;
 pub use batch::{Batch, FamilyBuilder};
 pub use collector::{run, run_with, Collector};
 pub use log::Log;
+pub use output::{run_output, run_output_with, Output};
 pub use processor::{run_processor, run_processor_with, Processor};
 pub use pusher::Pusher;

@@ -115,8 +115,8 @@ fn serve<R: BufRead, W: Write, P: Processor>(
                 };
                 send(&mut out, &answer)?;
             }
-            HostMessage::Collect(_) => {
-                eprintln!("{name}: this plugin is a processor and answers no collect: configure it with `role: processor`");
+            HostMessage::Collect(_) | HostMessage::Write(_) => {
+                eprintln!("{name}: this plugin is a processor and answers only `process`: configure it with `role: processor`");
             }
             HostMessage::Shutdown(_) => return Ok(()),
         }

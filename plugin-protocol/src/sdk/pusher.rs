@@ -217,7 +217,10 @@ fn listen<R: BufRead>(mut reader: R, host: &HostState, name: &str) {
                 eprintln!("{name}: this plugin pushes and answers no collect: configure it with `mode: push`");
                 told_about_collect = true;
             }
-            Some(HostMessage::Collect(_)) | Some(HostMessage::Process(_)) | None => {}
+            Some(HostMessage::Collect(_))
+            | Some(HostMessage::Process(_))
+            | Some(HostMessage::Write(_))
+            | None => {}
             Some(HostMessage::Shutdown(_)) => break,
         }
     }

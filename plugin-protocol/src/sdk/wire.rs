@@ -43,7 +43,7 @@ pub(crate) fn parse_host_line(name: &str, line: &[u8]) -> Option<HostMessage> {
                 serde_json::from_slice::<serde_json::Value>(line),
                 Ok(serde_json::Value::Object(o))
                     if o.get("type").and_then(|t| t.as_str())
-                        .is_some_and(|t| !matches!(t, "hello" | "collect" | "shutdown" | "process"))
+                        .is_some_and(|t| !matches!(t, "hello" | "collect" | "shutdown" | "process" | "write"))
             );
             if !later_type {
                 eprintln!("{name}: ignoring a line from the host: {e}");

@@ -69,6 +69,9 @@ pub enum ProtocolError {
     /// A `processed` line, which only processors send.
     #[error("a `processed` line: only processors send it (a collector answers with `metrics`)")]
     Processed,
+    /// An `ack` line, which only outputs send.
+    #[error("an `ack` line: only outputs send it (a collector answers with `metrics`)")]
+    Ack,
 }
 
 /// What one stdout line is, decided once for the exporter and `check-plugin` alike.
@@ -158,6 +161,7 @@ fn read_message(line: &[u8], opts: &BatchOptions) -> Message {
         },
         PluginMessage::Log(l) => LineOutcome::Log(l.level, l.message),
         PluginMessage::Processed(_) => LineOutcome::Invalid(ProtocolError::Processed),
+        PluginMessage::Ack(_) => LineOutcome::Invalid(ProtocolError::Ack),
     })
 }
 

@@ -124,6 +124,9 @@ pub fn parse_line(line: &[u8], max_series: usize) -> Event {
             Event::Garbage("a `metrics` line: a processor answers with `processed`".to_string())
         }
         PluginMessage::Log(l) => Event::Log(l.level, l.message),
+        PluginMessage::Ack(_) => {
+            Event::Garbage("an `ack` line: a processor answers with `processed`".to_string())
+        }
     }
 }
 
