@@ -14,9 +14,9 @@ duration=${DURATION:-30}
 repeat=${REPEAT:-1}
 ensure_packages
 build
-"$SHARED_BENCH/textfile_gen.py" "$WORK/textfile" "$plugins" "$m" "$WORK/static.txt"
+"$BENCH_DIR/textfile_gen.py" "$WORK/textfile" "$plugins" "$m" "$WORK/static.txt"
 nginx_port=$(free_port)
-_pids+=("$("$SHARED_BENCH/nginx_static.sh" "$WORK/static.txt" "$nginx_port" "$WORK/nginx")")
+_pids+=("$("$BENCH_DIR/nginx_static.sh" "$WORK/static.txt" "$nginx_port" "$WORK/nginx")")
 port=$(free_port)
 url=http://127.0.0.1:$port/metrics
 write_config "$WORK/config.yml" "$plugins" "$m" push 15s

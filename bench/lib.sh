@@ -5,10 +5,8 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
-# The peers' scripts (nginx, collectd and textfile comparisons) are not part of this
-# repository: give their directory in SHARED_BENCH. Scripts that compare with the peers call
-# require_peers first; the others run without them.
-SHARED_BENCH=${SHARED_BENCH:-}
+# The peers (nginx serving the same bytes, node_exporter's textfile collector) are started by
+# compare.sh, nginx_static.sh and textfile_gen.py beside this file.
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 EXPORTER=$TARGET_DIR/release/plugin-exporter
 SYNTH=$TARGET_DIR/release/synth-plugin
@@ -27,14 +25,8 @@ trap _cleanup EXIT
 
 log() { echo "[bench $(date +%T)] $*" >&2; }
 
-# Fails with a clear message unless SHARED_BENCH names the peers' scripts.
-require_peers() {
-  if [ -z "$SHARED_BENCH" ] || [ ! -x "$SHARED_BENCH/compare.sh" ]; then
-    echo "this benchmark compares with the peers: set SHARED_BENCH to the directory holding" \
-      "their scripts (compare.sh, nginx_static.sh, textfile_gen.py)" >&2
-    exit 2
-  fi
-}
+# The peers are part of bench/: nothing to check beyond the packages ensure_packages installs.
+require_peers() { :; }
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages for the peers and the load generator, installed when missing.

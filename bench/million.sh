@@ -16,9 +16,9 @@ ensure_packages
 build
 
 # The physical limit: the same series, already rendered, served from a file by nginx.
-"$SHARED_BENCH/textfile_gen.py" "$WORK/textfile" "$plugins" "$m" "$WORK/static.txt"
+"$BENCH_DIR/textfile_gen.py" "$WORK/textfile" "$plugins" "$m" "$WORK/static.txt"
 nginx_port=$(free_port)
-nginx_pid=$("$SHARED_BENCH/nginx_static.sh" "$WORK/static.txt" "$nginx_port" "$WORK/nginx")
+nginx_pid=$("$BENCH_DIR/nginx_static.sh" "$WORK/static.txt" "$nginx_port" "$WORK/nginx")
 _pids+=("$nginx_pid")
 nginx_url=http://127.0.0.1:$nginx_port/metrics
 rm -rf "$WORK/textfile"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The comparison table: plugin-exporter with 10 synthetic plugins of M series each, measured
-# in the same run as the peers of the peers' compare.sh (SHARED_BENCH) (nginx serving the same bytes
-# from a file, collectd exec + write_prometheus, node_exporter textfile), plus gzip.
+# in the same run as the peers of bench/compare.sh (nginx serving the same bytes
+# from a file, node_exporter's textfile collector), plus gzip.
 #
 # usage: bench/run.sh [SERIES_PER_PLUGIN...]      (default: 1000 10000, i.e. 10k and 100k)
 # env:   REPEAT=N   whole runs, medians reported (default 1)
@@ -29,8 +29,8 @@ for run in $(seq "$repeat"); do
     start_exporter "$WORK/config-$m.yml" "$port"
     wait_series "$url" "$want"
     out=$WORK/compare-$run-$m.txt
-    log "running $SHARED_BENCH/compare.sh $plugins $m ours=$url"
-    "$SHARED_BENCH/compare.sh" "$plugins" "$m" "ours=$url" | tee "$out" >&2
+    log "running $BENCH_DIR/compare.sh $plugins $m ours=$url"
+    "$BENCH_DIR/compare.sh" "$plugins" "$m" "ours=$url" | tee "$out" >&2
     # compare.sh prints: peer series p50 p99 req/s (wrk's own units)
     python3 -c '
 import sys
@@ -52,7 +52,7 @@ for line in open(out):
     info rss_kb "$(rss_kb "$EXPORTER_PID")"
     info hwm_kb "$(rss_kb "$EXPORTER_PID" VmHWM)"
     info text_bytes "$(curl -s "$url" | wc -c)"
-    "$SHARED_BENCH/textfile_gen.py" "$WORK/tf" "$plugins" "$m" "$WORK/static.txt"
+    "$BENCH_DIR/textfile_gen.py" "$WORK/tf" "$plugins" "$m" "$WORK/static.txt"
     info nginx_bytes "$(wc -c < "$WORK/static.txt")"
     rm -rf "$WORK/tf" "$WORK/static.txt"
     info gzip_bytes "$(curl -s -H 'Accept-Encoding: gzip' "$url" | wc -c)"

@@ -1,7 +1,7 @@
 //! A synthetic plugin for the benchmarks in `bench/`: M gauge series in F families, built on
 //! the plugin-protocol SDK, pushed (`--mode push`) or answering collects (`--mode collect`).
 //!
-//! With one family (the default) the series are those of the peers' `textfile_gen.py` (see `SHARED_BENCH` in bench/lib.sh):
+//! With one family (the default) the series are those of the peers' `textfile_gen.py` (bench/textfile_gen.py):
 //! family `bench_series_value`, help `A benchmark gauge`, label `series="s<i>"` and value
 //! `<i>.5`. The exporter adds `plugin="<name>"`, so each line has the same length as the
 //! peers' `bench_series_value{plugin="p0",series="s0"} 0.5` and nginx serves as many bytes.
